@@ -1,0 +1,272 @@
+#include "config.h"
+
+#include "sshd-module/monitor.h"
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "sshd-module/net_child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef int (*monitor_handler)(struct monitor *m, struct wire_msg *req);
+
+/* Mechanism for each request; monitor_requests.c says when each is permitted. */
+static const monitor_handler monitor_handlers[WIRE_REQ__MAX] = {
+	[WIRE_REQ_AUTH_PASSWORD] = monitor_auth_password,
+	[WIRE_REQ_KBDINT_START] = monitor_auth_kbdint,
+	[WIRE_REQ_PUBKEY_CHECK] = monitor_auth_pubkey_check,
+	[WIRE_REQ_AUTH_PUBKEY] = monitor_auth_pubkey,
+	[WIRE_REQ_SESSION_OPEN] = monitor_session_open,
+	[WIRE_REQ_CHANNEL_SPAWN] = monitor_channel_spawn,
+	[WIRE_REQ_CHANNEL_SIGNAL] = monitor_channel_signal,
+	[WIRE_REQ_CHANNEL_CLOSE] = monitor_channel_close,
+	[WIRE_REQ_ACTIVITY] = monitor_activity,
+};
+
+/* Login grace: the deadline is checked against the clock, so a stray SIGALRM cannot end a
+ * connection early; the alarm also ends a PAM conversation the client leaves hanging. */
+static struct timespec monitor_grace_deadline;
+static volatile sig_atomic_t monitor_grace_active;
+
+static bool monitor_grace_expired(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return monitor_grace_active && (now.tv_sec > monitor_grace_deadline.tv_sec ||
+					(now.tv_sec == monitor_grace_deadline.tv_sec &&
+					 now.tv_nsec >= monitor_grace_deadline.tv_nsec));
+}
+
+static void monitor_on_alarm(int sig)
+{
+	static const char msg[] = "sandboxd: login grace time ran out\n";
+	if (!monitor_grace_expired())
+		return;
+	if (write(2, msg, sizeof(msg) - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+int monitor_send(struct monitor *m, struct wire_msg *msg)
+{
+	int r = wire_send(m->sock, msg);
+	if (r < 0)
+		log_debug("monitor: sending to the network child failed: %s", strerror(-r));
+	return r;
+}
+
+void monitor_mark_authenticated(struct monitor *m)
+{
+	m->state = MONITOR_AUTHENTICATED;
+	monitor_grace_active = 0;
+	alarm(0);
+	if (m->conn->startup_fd >= 0) {
+		close(m->conn->startup_fd);
+		m->conn->startup_fd = -1;
+	}
+}
+
+static int monitor_dispatch(struct monitor *m, struct wire_msg *req)
+{
+	const struct monitor_request_def *def = NULL;
+	int r = monitor_request_permit(&m->requests, req->type, m->state, &def);
+	if (r < 0) {
+		/* A request out of its state means the network child is confused or compromised. */
+		log_error("monitor: refused request %s (%u) in state %#x from %s",
+			  monitor_request_name(req->type), req->type, m->state,
+			  m->conn->remote_addr);
+		return r;
+	}
+	return monitor_handlers[req->type](m, req);
+}
+
+/* -i with stdin/stdout that are not one socket: the monitor copies the encrypted bytes between
+ * them and the network child's socket without looking at them. */
+struct relay {
+	int from, to;
+	char buf[65536];
+	size_t len, off;
+	bool eof;
+};
+
+static void relay_pump(struct relay *r, short revents)
+{
+	if (r->len == 0 && !r->eof && (revents & (POLLIN | POLLHUP | POLLERR))) {
+		ssize_t n = read(r->from, r->buf, sizeof(r->buf));
+		if (n > 0) {
+			r->len = (size_t)n;
+			r->off = 0;
+		} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+			r->eof = true;
+			shutdown(r->to, SHUT_WR);
+		}
+	}
+	while (r->off < r->len) {
+		ssize_t n = write(r->to, r->buf + r->off, r->len - r->off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r->eof = true;
+			break;
+		}
+		r->off += (size_t)n;
+	}
+	if (r->off >= r->len)
+		r->len = r->off = 0;
+}
+
+static int monitor_fork_net_child(struct monitor *m, const struct hostkeys *keys, int client_fd)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		return -e;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		/* The network child never outlives its monitor. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(1);
+		net_child_run(m->cfg, keys, client_fd, sv[1]);
+	}
+	close(sv[1]);
+	m->sock = sv[0];
+	m->net_pid = pid;
+	return 0;
+}
+
+int monitor_run(const struct sbx_config *cfg, const struct hostkeys *keys, struct connection *conn)
+{
+	struct monitor m = {
+		.cfg = cfg,
+		.conn = conn,
+		.sock = -1,
+		.state = MONITOR_PREAUTH,
+	};
+	static struct wire_msg req;
+
+	int client_fd = conn->fd;
+	int relay_fd = -1;
+	if (conn->inetd_in >= 0) {
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+			log_error("socketpair: %m");
+			return 1;
+		}
+		client_fd = sv[1];
+		relay_fd = sv[0];
+	}
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	int r = monitor_fork_net_child(&m, keys, client_fd);
+	if (r < 0) {
+		log_error("cannot start the network child: %s", strerror(-r));
+		return 1;
+	}
+	if (relay_fd >= 0)
+		close(client_fd);
+	else
+		close(conn->fd);
+
+	struct sigaction sa = {.sa_handler = monitor_on_alarm};
+	sigaction(SIGALRM, &sa, NULL);
+	if (cfg->login_grace_time > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &monitor_grace_deadline);
+		monitor_grace_deadline.tv_sec += cfg->login_grace_time;
+		monitor_grace_active = 1;
+		alarm(cfg->login_grace_time);
+	}
+
+	struct relay up = {.from = conn->inetd_in, .to = relay_fd};
+	struct relay down = {.from = relay_fd, .to = conn->inetd_out};
+
+	int status = 0;
+	for (;;) {
+		if (monitor_grace_expired()) {
+			log_info("connection from %s: login grace time of %us ran out",
+				 conn->remote_addr, cfg->login_grace_time);
+			status = 1;
+			break;
+		}
+		struct pollfd pfd[4] = {
+			{.fd = m.sock, .events = POLLIN},
+			{.fd = sfd, .events = POLLIN},
+			{.fd = relay_fd >= 0 && !up.eof ? up.from : -1, .events = POLLIN},
+			{.fd = relay_fd >= 0 && !down.eof ? down.from : -1, .events = POLLIN},
+		};
+		if (poll(pfd, 4, monitor_grace_active ? 1000 : -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("poll: %m");
+			status = 1;
+			break;
+		}
+		if (pfd[2].revents)
+			relay_pump(&up, pfd[2].revents);
+		if (pfd[3].revents)
+			relay_pump(&down, pfd[3].revents);
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) == sizeof(si))
+				;
+			monitor_reap_channels(&m);
+			int ws;
+			if (m.net_pid > 0 && waitpid(m.net_pid, &ws, WNOHANG) == m.net_pid) {
+				m.net_pid = -1;
+				break;
+			}
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			r = wire_recv(m.sock, &req);
+			if (r == -EPIPE || r == -ECONNRESET)
+				break; /* the client went away */
+			if (r < 0) {
+				log_error("monitor: bad message from the network child: %s",
+					  strerror(-r));
+				status = 1;
+				break;
+			}
+			r = monitor_dispatch(&m, &req);
+			wire_close_fds(&req);
+			if (r < 0) {
+				status = 1;
+				break;
+			}
+		}
+	}
+
+	monitor_session_end(&m);
+	if (m.net_pid > 0) {
+		kill(m.net_pid, SIGKILL);
+		waitpid(m.net_pid, NULL, 0);
+	}
+	if (m.sock >= 0)
+		close(m.sock);
+	if (sfd >= 0)
+		close(sfd);
+	if (relay_fd >= 0)
+		close(relay_fd);
+	return status;
+}

@@ -1,0 +1,339 @@
+/* Authentication requests: password and keyboard-interactive through PAM, publickey through
+ * authorized_keys then PAM account. Failures look alike and take alike. */
+#include "config.h"
+
+#include "sshd-module/authorized_keys.h"
+#include "sshd-module/monitor.h"
+
+#include "common/cleanup.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Every refusal is answered no sooner than this after the request, so an unknown user and a
+ * wrong password cannot be told apart by time (pam_unix's own delay is randomised). */
+#define AUTH_FAILURE_MIN_NSEC (2500ull * 1000 * 1000)
+#define AUTH_GENERIC_FAILURE "authentication failed"
+
+static uint64_t now_nsec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void auth_pad_failure(uint64_t started)
+{
+	uint64_t elapsed = now_nsec() - started;
+	if (elapsed >= AUTH_FAILURE_MIN_NSEC)
+		return;
+	uint64_t left = AUTH_FAILURE_MIN_NSEC - elapsed;
+	struct timespec ts = {.tv_sec = (time_t)(left / 1000000000ull),
+			      .tv_nsec = (long)(left % 1000000000ull)};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int auth_answer(struct monitor *m, bool ok, const char *message)
+{
+	static struct wire_msg ans;
+	bool disconnect = !ok && m->auth_failures >= m->cfg->max_auth_tries;
+	wire_init(&ans, WIRE_ANS_AUTH);
+	wire_put_u32(&ans, ok ? 0 : 1);
+	wire_put_str(&ans, message);
+	wire_put_u32(&ans, disconnect);
+	int r = monitor_send(m, &ans);
+	if (r < 0)
+		return r;
+	if (disconnect) {
+		log_info("connection from %s: too many authentication failures for %s",
+			 m->conn->remote_addr, m->auth_user);
+		return -ECONNABORTED;
+	}
+	return 0;
+}
+
+/* The user name is fixed by the first attempt, as in OpenSSH. */
+static int auth_bind_user(struct monitor *m, const char *user)
+{
+	if (!user || !*user || strlen(user) > 256)
+		return -EINVAL;
+	if (m->auth_user)
+		return strcmp(m->auth_user, user) == 0 ? 0 : -EPERM;
+	m->auth_user = strdup(user);
+	return m->auth_user ? 0 : -ENOMEM;
+}
+
+static int auth_pam_ensure(struct monitor *m, sbx_error *err)
+{
+	if (m->pam)
+		return 0;
+	struct auth_pam_params p = {
+		.service = m->cfg->pam_service,
+		.user = m->auth_user,
+		.rhost = m->conn->remote_addr,
+		.ruser = m->auth_user,
+		.tty = "ssh",
+	};
+	return auth_pam_start(&p, &m->pam, err);
+}
+
+static void auth_log(struct monitor *m, const char *method, bool ok, const char *detail)
+{
+	log_info("%s %s for %s from %s port %d%s%s", ok ? "Accepted" : "Failed", method,
+		 m->auth_user ? m->auth_user : "(none)", m->conn->remote_addr,
+		 m->conn->remote_port, detail ? ": " : "", detail ? detail : "");
+}
+
+/* After a successful authentication step: PAM account management decides. */
+static int auth_finish(struct monitor *m, const char *method, uint64_t started)
+{
+	sbx_error err = {0};
+	int r = auth_pam_account(m->pam, &err);
+	if (r < 0) {
+		m->auth_failures++;
+		auth_log(m, method, false, err.msg);
+		auth_pad_failure(started);
+		return auth_answer(m, false, err.msg);
+	}
+	auth_log(m, method, true, NULL);
+	monitor_mark_authenticated(m);
+	return auth_answer(m, true, NULL);
+}
+
+int monitor_auth_password(struct monitor *m, struct wire_msg *req)
+{
+	uint64_t started = now_nsec();
+	_cleanup_free_ char *user = NULL;
+	char *password = NULL;
+	if (wire_get_str(req, &user) < 0 || wire_get_str(req, &password) < 0 || !password)
+		return -EBADMSG;
+	int r = auth_bind_user(m, user);
+	if (r < 0) {
+		explicit_bzero(password, strlen(password));
+		free(password);
+		log_error("connection from %s: change of user name not allowed", m->conn->remote_addr);
+		return r;
+	}
+	sbx_error err = {0};
+	struct auth_password_conv conv = {.password = password};
+	r = m->cfg->password_authentication ? auth_pam_ensure(m, &err) : -EACCES;
+	if (r == 0) {
+		auth_pam_set_conv(m->pam, auth_password_conv, &conv);
+		r = auth_pam_authenticate(m->pam, &err);
+	}
+	explicit_bzero(password, strlen(password));
+	free(password);
+	if (r < 0) {
+		m->auth_failures++;
+		auth_log(m, "password", false, NULL);
+		auth_pad_failure(started);
+		return auth_answer(m, false, AUTH_GENERIC_FAILURE);
+	}
+	return auth_finish(m, "password", started);
+}
+
+struct kbdint_conv {
+	struct monitor *m;
+	char info[2048];
+	bool cancelled;
+};
+
+static void kbdint_append_info(struct kbdint_conv *c, const char *text)
+{
+	size_t len = strlen(c->info);
+	if (!text)
+		return;
+	snprintf(c->info + len, sizeof(c->info) - len, "%s%s", len ? "\n" : "", text);
+}
+
+/* One PAM round: text messages are kept and shown with the next prompts; the prompts go to
+ * the network child, which relays them to the client and sends back the answers. */
+static int kbdint_conversation(void *userdata, const struct auth_msg *msgs, size_t n,
+			       char **answers)
+{
+	struct kbdint_conv *c = userdata;
+	struct monitor *m = c->m;
+	uint32_t n_prompts = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (msgs[i].style == AUTH_PROMPT_ECHO_OFF || msgs[i].style == AUTH_PROMPT_ECHO_ON)
+			n_prompts++;
+		else
+			kbdint_append_info(c, msgs[i].text);
+	}
+	if (n_prompts == 0)
+		return 0;
+
+	static struct wire_msg msg;
+	wire_init(&msg, WIRE_ANS_KBDINT_PROMPTS);
+	wire_put_str(&msg, c->info);
+	wire_put_u32(&msg, n_prompts);
+	for (size_t i = 0; i < n; i++) {
+		if (msgs[i].style != AUTH_PROMPT_ECHO_OFF && msgs[i].style != AUTH_PROMPT_ECHO_ON)
+			continue;
+		wire_put_str(&msg, msgs[i].text ? msgs[i].text : "");
+		wire_put_u32(&msg, msgs[i].style == AUTH_PROMPT_ECHO_ON);
+	}
+	c->info[0] = '\0';
+	if (monitor_send(m, &msg) < 0)
+		return -1;
+
+	m->state = MONITOR_KBDINT;
+	int r = wire_recv(m->sock, &msg);
+	if (r == 0)
+		r = monitor_request_permit(&m->requests, msg.type, m->state, NULL);
+	m->state = MONITOR_PREAUTH;
+	if (r < 0) {
+		wire_close_fds(&msg);
+		c->cancelled = true;
+		return -1;
+	}
+	uint32_t n_answers;
+	if (wire_get_u32(&msg, &n_answers) < 0 || n_answers != n_prompts) {
+		c->cancelled = true; /* the client gave up, or sent the wrong number */
+		return -1;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (msgs[i].style != AUTH_PROMPT_ECHO_OFF && msgs[i].style != AUTH_PROMPT_ECHO_ON)
+			continue;
+		if (wire_get_str(&msg, &answers[i]) < 0 || !answers[i]) {
+			for (size_t j = 0; j < i; j++) {
+				if (answers[j]) {
+					explicit_bzero(answers[j], strlen(answers[j]));
+					free(answers[j]);
+					answers[j] = NULL;
+				}
+			}
+			explicit_bzero(msg.buf, msg.len);
+			return -1;
+		}
+		k++;
+	}
+	explicit_bzero(msg.buf, msg.len);
+	return k == n_prompts ? 0 : -1;
+}
+
+int monitor_auth_kbdint(struct monitor *m, struct wire_msg *req)
+{
+	uint64_t started = now_nsec();
+	_cleanup_free_ char *user = NULL;
+	if (wire_get_str(req, &user) < 0)
+		return -EBADMSG;
+	int r = auth_bind_user(m, user);
+	if (r < 0) {
+		log_error("connection from %s: change of user name not allowed", m->conn->remote_addr);
+		return r;
+	}
+	sbx_error err = {0};
+	struct kbdint_conv conv = {.m = m};
+	r = m->cfg->kbd_interactive_authentication ? auth_pam_ensure(m, &err) : -EACCES;
+	if (r == 0) {
+		auth_pam_set_conv(m->pam, kbdint_conversation, &conv);
+		r = auth_pam_authenticate(m->pam, &err);
+	}
+	if (r == 0) {
+		/* Account messages (password expiry warnings...) go the same way. */
+		r = auth_pam_account(m->pam, &err);
+		if (r < 0) {
+			kbdint_append_info(&conv, err.msg);
+			m->auth_failures++;
+			auth_log(m, "keyboard-interactive", false, err.msg);
+			auth_pad_failure(started);
+			return auth_answer(m, false, conv.info);
+		}
+		auth_log(m, "keyboard-interactive/pam", true, NULL);
+		monitor_mark_authenticated(m);
+		return auth_answer(m, true, conv.info[0] ? conv.info : NULL);
+	}
+	m->auth_failures++;
+	auth_log(m, "keyboard-interactive/pam", false, conv.cancelled ? "cancelled" : NULL);
+	if (!conv.cancelled)
+		auth_pad_failure(started);
+	/* PAM's own words (pam_faillock's "account locked") reach the client; never which of
+	 * user or password was wrong. */
+	return auth_answer(m, false, conv.info[0] ? conv.info : AUTH_GENERIC_FAILURE);
+}
+
+static int pubkey_lookup(struct monitor *m, const char *user, const char *type, const char *blob)
+{
+	if (!m->cfg->pubkey_authentication)
+		return -EACCES;
+	struct passwd *pw = getpwnam(user);
+	if (!pw)
+		return -ENOENT;
+	_cleanup_free_ char *path = NULL;
+	int r = authorized_keys_path(m->cfg->authorized_keys_file, pw, &path);
+	if (r < 0)
+		return r;
+	sbx_error err = {0};
+	r = authorized_keys_match(path, pw, type, blob, &err);
+	if (r < 0 && r != -ENOENT)
+		log_warning("authorized keys of %s refused: %s", user, err.msg);
+	return r;
+}
+
+static int pubkey_read(struct wire_msg *req, char **user, char **type, char **blob)
+{
+	if (wire_get_str(req, user) < 0 || wire_get_str(req, type) < 0 ||
+	    wire_get_str(req, blob) < 0 || !*user || !*type || !*blob)
+		return -EBADMSG;
+	return 0;
+}
+
+int monitor_auth_pubkey_check(struct monitor *m, struct wire_msg *req)
+{
+	_cleanup_free_ char *user = NULL, *type = NULL, *blob = NULL;
+	int r = pubkey_read(req, &user, &type, &blob);
+	if (r < 0)
+		return r;
+	r = auth_bind_user(m, user);
+	if (r < 0)
+		return r;
+	r = pubkey_lookup(m, user, type, blob);
+	if (r < 0)
+		m->auth_failures++;
+	static struct wire_msg ans;
+	wire_init(&ans, WIRE_ANS_PUBKEY);
+	wire_put_u32(&ans, r == 0 ? 0 : 1);
+	wire_put_u32(&ans, r < 0 && m->auth_failures >= m->cfg->max_auth_tries);
+	r = monitor_send(m, &ans);
+	if (r == 0 && m->auth_failures >= m->cfg->max_auth_tries) {
+		log_info("connection from %s: too many authentication failures for %s",
+			 m->conn->remote_addr, m->auth_user);
+		return -ECONNABORTED;
+	}
+	return r;
+}
+
+int monitor_auth_pubkey(struct monitor *m, struct wire_msg *req)
+{
+	uint64_t started = now_nsec();
+	_cleanup_free_ char *user = NULL, *type = NULL, *blob = NULL;
+	int r = pubkey_read(req, &user, &type, &blob);
+	if (r < 0)
+		return r;
+	r = auth_bind_user(m, user);
+	if (r < 0)
+		return r;
+	/* The network child verified the signature; the key is checked again here so a
+	 * confused child cannot name a key the user never authorised. */
+	r = pubkey_lookup(m, user, type, blob);
+	sbx_error err = {0};
+	if (r == 0)
+		r = auth_pam_ensure(m, &err);
+	if (r < 0) {
+		m->auth_failures++;
+		auth_log(m, "publickey", false, NULL);
+		auth_pad_failure(started);
+		return auth_answer(m, false, AUTH_GENERIC_FAILURE);
+	}
+	struct auth_password_conv conv = {.password = NULL};
+	auth_pam_set_conv(m->pam, auth_password_conv, &conv);
+	return auth_finish(m, "publickey", started);
+}

@@ -1,0 +1,31 @@
+/* Starting one channel's program for the session: what runs (runner, sftp-server, scp), with
+ * which environment, inside the jail. */
+#pragma once
+
+#include "common/error.h"
+#include "sshd-module/monitor.h"
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+enum session_kind { SESSION_KIND_SHELL, SESSION_KIND_EXEC, SESSION_KIND_SUBSYSTEM };
+
+struct session_spawn_request {
+	enum session_kind kind;
+	char *command; /* exec: the command line; subsystem: its name */
+	bool pty;
+	char *term;
+	unsigned short rows, cols;
+	const char *const *client_env; /* "NAME=value", already filtered by the network child */
+};
+
+struct session_spawn_result {
+	pid_t pid;
+	int fds[3]; /* pty master alone, or stdin, stdout, stderr */
+};
+
+int session_spawn(struct monitor *m, const struct session_spawn_request *req,
+		  struct session_spawn_result *ret, sbx_error *err);
+int session_signal(struct monitor *m, pid_t pid, int sig);
+/* True for the client variables a program may receive (LANG, LC_*, TERM). */
+bool session_env_allowed(const char *name);

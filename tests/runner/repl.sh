@@ -1,0 +1,3 @@
+#!/bin/sh
+# The restricted Python runner, run directly (outside a jail): repl (see driver.py).
+exec /usr/bin/python3.11 "${top_srcdir:-.}/tests/runner/driver.py" repl
