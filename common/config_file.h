@@ -39,6 +39,7 @@ struct sbx_config {
 	unsigned client_alive_count_max; /* default 3 */
 	char *pid_file;                  /* default /run/sandboxd.pid */
 	int log_level;                   /* enum log_level; default INFO */
+	char *runtime_directory;         /* RuntimeDirectory: live sessions, jail mount points */
 	char *runner_path;               /* RunnerPath: the Python runner, default LIBEXECDIR/sandbox-python */
 	/* Internal to config_file.c: keywords already given through config_apply_option, one bit
 	 * per keyword, so that a repeated -o is an error and the first -o of a list replaces it. */

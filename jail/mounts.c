@@ -135,6 +135,14 @@ static int bind_checked(const char *source, const char *target, enum bind_owner 
 		if ((r = mkdir_p(target, 0755, err)) < 0)
 			return r;
 	} else {
+		char parent[PATH_MAX];
+		snprintf(parent, sizeof(parent), "%s", target);
+		char *slash = strrchr(parent, '/');
+		if (slash && slash != parent) {
+			*slash = '\0';
+			if ((r = mkdir_p(parent, 0755, err)) < 0)
+				return r;
+		}
 		_cleanup_close_ int t =
 		    open(target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0);
 		if (t < 0)

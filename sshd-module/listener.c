@@ -4,7 +4,9 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "jail/cgroup.h"
 #include "sshd-module/monitor.h"
+#include "sshd-module/session_registry.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,6 +37,7 @@ struct child {
 
 struct listener {
 	const struct listener_params *params;
+	const struct sandbox_runtime *runtime;
 	struct sbx_config cfg;
 	struct hostkeys keys;
 	int socks[LISTENER_MAX_SOCKETS];
@@ -194,7 +197,7 @@ static void listener_accept(struct listener *l, int lsock, int sfd)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		log_info("connection from %s port %d (session %s)", conn.remote_addr,
 			 conn.remote_port, conn.session_id);
-		_exit(monitor_run(&l->cfg, &l->keys, &conn));
+		_exit(monitor_run(&l->cfg, l->runtime, &l->keys, &conn));
 	}
 	close(sp[1]);
 	close(fd);
@@ -206,10 +209,29 @@ static void listener_accept(struct listener *l, int lsock, int sfd)
 	listener_status(l);
 }
 
+static bool listener_session_live(const char *session_id, void *userdata)
+{
+	const struct listener *l = userdata;
+	return session_registry_is_live(l->cfg.runtime_directory, session_id);
+}
+
+/* Sessions whose monitor died without cleaning up (killed, crashed) lose their cgroup, and
+ * with it every process still in it. */
+static void listener_sweep(struct listener *l)
+{
+	sbx_error err = {0};
+	int r = cgroup_sweep_orphans(l->runtime->cgroups, listener_session_live, l, &err);
+	if (r < 0)
+		log_warning("sweeping orphaned sessions: %s", err.msg);
+	else if (r > 0)
+		log_info("swept %d orphaned session%s", r, r == 1 ? "" : "s");
+}
+
 static void listener_reap(struct listener *l)
 {
 	int status;
 	pid_t pid;
+	bool died_badly = false;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (size_t i = 0; i < l->n_children; i++) {
 			struct child *c = &l->children[i];
@@ -219,13 +241,17 @@ static void listener_reap(struct listener *l)
 				close(c->startup_fd);
 				l->startups--;
 			}
-			if (WIFSIGNALED(status))
+			if (WIFSIGNALED(status)) {
 				log_warning("connection process %d (session %s) killed by signal %d",
 					    (int)pid, c->session_id, WTERMSIG(status));
+				died_badly = true;
+			}
 			l->children[i] = l->children[--l->n_children];
 			break;
 		}
 	}
+	if (died_badly)
+		listener_sweep(l);
 	listener_status(l);
 }
 
@@ -285,10 +311,12 @@ static void listener_stop(struct listener *l)
 	log_info("stopped");
 }
 
-int listener_run(const struct listener_params *p, struct sbx_config *cfg, struct hostkeys *keys)
+int listener_run(const struct listener_params *p, const struct sandbox_runtime *runtime,
+		 struct sbx_config *cfg, struct hostkeys *keys)
 {
 	static struct listener l;
 	l.params = p;
+	l.runtime = runtime;
 	l.cfg = *cfg;
 	l.keys = *keys;
 	sbx_error err = {0};
@@ -308,6 +336,7 @@ int listener_run(const struct listener_params *p, struct sbx_config *cfg, struct
 		log_error("signalfd: %m");
 		return 1;
 	}
+	listener_sweep(&l);
 	sd_notify(0, "READY=1");
 	listener_status(&l);
 

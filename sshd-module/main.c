@@ -5,6 +5,8 @@
 #include "common/cleanup.h"
 #include "common/config_file.h"
 #include "common/log.h"
+#include "jail/cgroup.h"
+#include "jail/jail.h"
 #include "sshd-module/hostkeys.h"
 #include "sshd-module/listener.h"
 #include "sshd-module/monitor.h"
@@ -25,6 +27,8 @@
 #include <systemd/sd-journal.h>
 
 #define MAX_OPTIONS 64
+#define CGROUP_MOUNT_ROOT "/sys/fs/cgroup"
+#define CGROUP_BASE "sandboxd"
 
 static void usage(FILE *out)
 {
@@ -80,7 +84,8 @@ static int prepare_privsep(const struct sbx_config *cfg, sbx_error *err)
 	return 0;
 }
 
-static int serve_inetd(const struct sbx_config *cfg, const struct hostkeys *keys)
+static int serve_inetd(const struct sbx_config *cfg, const struct sandbox_runtime *runtime,
+		       const struct hostkeys *keys)
 {
 	struct connection conn = {.fd = -1, .inetd_in = -1, .inetd_out = -1, .startup_fd = -1};
 	struct stat st;
@@ -110,7 +115,7 @@ static int serve_inetd(const struct sbx_config *cfg, const struct hostkeys *keys
 	}
 	listener_new_session_id(conn.session_id, sizeof(conn.session_id));
 	log_info("connection on stdin (session %s)", conn.session_id);
-	return monitor_run(cfg, keys, &conn);
+	return monitor_run(cfg, runtime, keys, &conn);
 }
 
 static int write_pid_file(const char *path)
@@ -229,8 +234,19 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Prepared once, shared by every connection: the jail's seccomp program and the cgroup
+	 * driver for this host's layout. */
+	static struct sandbox_runtime runtime;
+	if (jail_seccomp_compile(&runtime.seccomp, &err) < 0 ||
+	    cgroup_driver_open(CGROUP_MOUNT_ROOT, CGROUP_BASE, &runtime.cgroups, &err) < 0) {
+		log_error("%s", err.msg);
+		fprintf(stderr, "sandboxd: %s\n", err.msg);
+		return 1;
+	}
+	log_debug("cgroup driver: %s", cgroup_driver_name(runtime.cgroups));
+
 	if (inetd)
-		return serve_inetd(&cfg, &keys);
+		return serve_inetd(&cfg, &runtime, &keys);
 
 	if (!foreground) {
 		if (daemon(0, 0) < 0) {
@@ -240,7 +256,7 @@ int main(int argc, char **argv)
 	}
 	if (write_pid_file(cfg.pid_file) < 0)
 		log_warning("cannot write %s: %m", cfg.pid_file);
-	int status = listener_run(&params, &cfg, &keys);
+	int status = listener_run(&params, &runtime, &cfg, &keys);
 	unlink(cfg.pid_file);
 	return status;
 }

@@ -152,13 +152,17 @@ static int monitor_fork_net_child(struct monitor *m, const struct hostkeys *keys
 	return 0;
 }
 
-int monitor_run(const struct sbx_config *cfg, const struct hostkeys *keys, struct connection *conn)
+int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runtime,
+		const struct hostkeys *keys, struct connection *conn)
 {
-	struct monitor m = {
+	static struct monitor m;
+	m = (struct monitor){
 		.cfg = cfg,
+		.runtime = runtime,
 		.conn = conn,
 		.sock = -1,
 		.state = MONITOR_PREAUTH,
+		.registry_fd = -1,
 	};
 	static struct wire_msg req;
 
@@ -177,6 +181,7 @@ int monitor_run(const struct sbx_config *cfg, const struct hostkeys *keys, struc
 	sigset_t mask;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
@@ -210,13 +215,20 @@ int monitor_run(const struct sbx_config *cfg, const struct hostkeys *keys, struc
 			status = 1;
 			break;
 		}
-		struct pollfd pfd[4] = {
+		struct pollfd pfd[4 + MONITOR_MAX_CHANNELS] = {
 			{.fd = m.sock, .events = POLLIN},
 			{.fd = sfd, .events = POLLIN},
 			{.fd = relay_fd >= 0 && !up.eof ? up.from : -1, .events = POLLIN},
 			{.fd = relay_fd >= 0 && !down.eof ? down.from : -1, .events = POLLIN},
 		};
-		if (poll(pfd, 4, monitor_grace_active ? 1000 : -1) < 0) {
+		size_t n = monitor_channel_pollfds(&m, pfd, 4);
+		int next_clock = monitor_session_clocks(&m);
+		if (m.ended_by)
+			break;
+		int timeout = monitor_grace_active ? 1000 : -1;
+		if (next_clock >= 0 && (timeout < 0 || next_clock * 1000 < timeout))
+			timeout = next_clock * 1000;
+		if (poll(pfd, n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("poll: %m");
@@ -227,11 +239,19 @@ int monitor_run(const struct sbx_config *cfg, const struct hostkeys *keys, struc
 			relay_pump(&up, pfd[2].revents);
 		if (pfd[3].revents)
 			relay_pump(&down, pfd[3].revents);
+		monitor_reap_channels(&m, pfd + 4, n - 4);
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
+			bool stop = false;
 			while (read(sfd, &si, sizeof(si)) == sizeof(si))
-				;
-			monitor_reap_channels(&m);
+				stop |= si.ssi_signo == SIGTERM;
+			if (stop) {
+				static struct wire_msg bye;
+				wire_init(&bye, WIRE_EVT_DISCONNECT);
+				wire_put_str(&bye, "sandboxd: the host is shutting down; your session ends now");
+				monitor_send(&m, &bye);
+				break;
+			}
 			int ws;
 			if (m.net_pid > 0 && waitpid(m.net_pid, &ws, WNOHANG) == m.net_pid) {
 				m.net_pid = -1;
@@ -259,6 +279,15 @@ int monitor_run(const struct sbx_config *cfg, const struct hostkeys *keys, struc
 
 	monitor_session_end(&m);
 	if (m.net_pid > 0) {
+		/* A moment for the network child to say goodbye to the client, no more. */
+		struct pollfd p = {.fd = m.sock, .events = POLLIN};
+		for (int i = 0; i < 10 && poll(&p, 1, 100) >= 0; i++) {
+			if (p.revents & (POLLHUP | POLLERR))
+				break;
+			if (p.revents & POLLIN && wire_recv(m.sock, &req) < 0)
+				break;
+			wire_close_fds(&req);
+		}
 		kill(m.net_pid, SIGKILL);
 		waitpid(m.net_pid, NULL, 0);
 	}

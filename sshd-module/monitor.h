@@ -6,9 +6,12 @@
 #include "pam/auth_pam.h"
 #include "sshd-module/hostkeys.h"
 #include "sshd-module/monitor_requests.h"
+#include "sshd-module/session_limits.h"
 #include "sshd-module/wire.h"
 
+#include <poll.h>
 #include <stdbool.h>
+#include <time.h>
 #include <sys/types.h>
 
 #define MONITOR_MAX_CHANNELS 16
@@ -23,11 +26,17 @@ struct connection {
 	int startup_fd; /* closed once authenticated: the listener counts unauthenticated peers */
 };
 
+/* What every connection shares, prepared once by the daemon before it forks. */
+struct sandbox_runtime {
+	struct jail_seccomp *seccomp; /* compiled once, installed in every jail */
+	struct cgroup_driver *cgroups;
+};
+
 struct monitor_channel {
 	bool used;
-	uint32_t id;  /* the network child's channel number */
-	pid_t pid;    /* the channel's process (jail init) */
-	bool exited;
+	uint32_t id; /* the network child's channel number */
+	bool terminal;
+	struct jail_run *run;
 };
 
 struct monitor_user {
@@ -41,6 +50,7 @@ struct monitor_user {
 
 struct monitor {
 	const struct sbx_config *cfg;
+	const struct sandbox_runtime *runtime;
 	struct connection *conn;
 	int sock; /* to the network child */
 	pid_t net_pid;
@@ -53,10 +63,19 @@ struct monitor {
 	bool pam_cred;
 	struct monitor_user user;
 	struct monitor_channel channels[MONITOR_MAX_CHANNELS];
+	struct session_limits limits;
+	struct cgroup_session *cgroup;
+	int registry_fd;
+	time_t session_started; /* monotonic seconds */
+	time_t last_activity;   /* monotonic seconds */
+	unsigned warned;        /* bit per warning already given */
+	const char *ended_by;   /* the session limit that ended it, for the report */
+	struct cgroup_stats stats_mark; /* counters when the last channel ended */
 };
 
 /* Runs one connection to its end; returns the process exit status. */
-int monitor_run(const struct sbx_config *cfg, const struct hostkeys *keys, struct connection *conn);
+int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runtime,
+		const struct hostkeys *keys, struct connection *conn);
 
 /* Request handlers (monitor_auth.c, monitor_session.c). Each answers on m->sock; a negative
  * return ends the connection. */
@@ -69,11 +88,18 @@ int monitor_channel_spawn(struct monitor *m, struct wire_msg *req);
 int monitor_channel_signal(struct monitor *m, struct wire_msg *req);
 int monitor_channel_close(struct monitor *m, struct wire_msg *req);
 int monitor_activity(struct monitor *m, struct wire_msg *req);
-/* Reaps exited channel processes and tells the network child. */
-void monitor_reap_channels(struct monitor *m);
+/* Adds the channels' status descriptors to a poll set; reaps those that ended and tells the
+ * network child. */
+size_t monitor_channel_pollfds(struct monitor *m, struct pollfd *pfd, size_t n);
+void monitor_reap_channels(struct monitor *m, const struct pollfd *pfd, size_t n);
+/* Session clocks (wall, idle): warnings, then the end. Returns the seconds until the next
+ * check, or -1 when no clock runs. */
+int monitor_session_clocks(struct monitor *m);
 /* Kills what is left, closes the PAM session. */
 void monitor_session_end(struct monitor *m);
 
+/* Monotonic seconds, for the session clocks. */
+time_t monitor_now(void);
 /* Sends a message to the network child; failures end the connection. */
 int monitor_send(struct monitor *m, struct wire_msg *msg);
 /* Marks the connection authenticated (login grace ends, MaxStartups slot freed). */

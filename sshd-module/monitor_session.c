@@ -5,7 +5,10 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "sshd-module/session_registry.h"
 #include "sshd-module/session_spawn.h"
+#include "jail/cgroup.h"
+#include "jail/jail.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -13,8 +16,19 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+enum { WARNED_SESSION = 1u << 0, WARNED_IDLE = 1u << 4 };
+
+time_t monitor_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
 
 static int session_load_user(struct monitor *m, sbx_error *err)
 {
@@ -69,6 +83,23 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 		return r;
 	}
 	m->pam_session_open = true;
+	session_limits_default(&m->limits);
+	r = cgroup_session_create(m->runtime->cgroups, m->user.name, m->conn->session_id,
+				  &m->limits.cgroup, &m->cgroup, &err);
+	if (r == 0) {
+		struct session_record rec = {.started = (long long)time(NULL),
+					     .monitor_pid = getpid()};
+		snprintf(rec.session_id, sizeof(rec.session_id), "%s", m->conn->session_id);
+		snprintf(rec.user, sizeof(rec.user), "%s", m->user.name);
+		snprintf(rec.remote, sizeof(rec.remote), "%s", m->conn->remote_addr);
+		r = m->registry_fd = session_registry_add(m->cfg->runtime_directory, &rec, &err);
+	}
+	if (r < 0) {
+		log_error("cannot set up the session of %s: %s", m->auth_user, err.msg);
+		session_answer(m, false, "the session could not be set up; please tell your admin");
+		return r;
+	}
+	m->session_started = m->last_activity = monitor_now();
 	m->state = MONITOR_SESSION;
 	log_info("session %s opened for %s from %s", m->conn->session_id, m->user.name,
 		 m->conn->remote_addr);
@@ -128,7 +159,7 @@ int monitor_channel_spawn(struct monitor *m, struct wire_msg *req)
 		goto out;
 	}
 
-	struct session_spawn_result res = {.fds = {-1, -1, -1}};
+	struct session_spawn_result res = {.run = NULL, .fds = {-1, -1, -1}};
 	sbx_error err = {0};
 	r = session_spawn(m, &sr, &res, &err);
 	if (r < 0) {
@@ -137,7 +168,7 @@ int monitor_channel_spawn(struct monitor *m, struct wire_msg *req)
 		r = spawn_answer(m, id, err.msg[0] ? err.msg : "cannot start the program", NULL);
 		goto out;
 	}
-	*slot = (struct monitor_channel){.used = true, .id = id, .pid = res.pid};
+	*slot = (struct monitor_channel){.used = true, .id = id, .terminal = sr.pty, .run = res.run};
 	r = spawn_answer(m, id, NULL, &res);
 	for (size_t i = 0; i < 3; i++)
 		if (res.fds[i] >= 0)
@@ -161,8 +192,8 @@ int monitor_channel_signal(struct monitor *m, struct wire_msg *req)
 	for (size_t i = 0; i < ELEMENTSOF(allowed); i++)
 		ok |= allowed[i] == (int)sig;
 	struct monitor_channel *c = channel_find(m, id);
-	if (ok && c && !c->exited)
-		session_signal(m, c->pid, (int)sig);
+	if (ok && c)
+		session_signal(m, c, (int)sig);
 	return 0;
 }
 
@@ -172,47 +203,197 @@ int monitor_channel_close(struct monitor *m, struct wire_msg *req)
 	if (wire_get_u32(req, &id) < 0)
 		return -EBADMSG;
 	struct monitor_channel *c = channel_find(m, id);
-	if (c && !c->exited)
-		session_signal(m, c->pid, SIGKILL);
+	if (c)
+		session_signal(m, c, SIGKILL);
 	return 0;
 }
 
 int monitor_activity(struct monitor *m, struct wire_msg *req)
 {
+	m->last_activity = monitor_now();
+	m->warned &= ~WARNED_IDLE;
 	return 0;
 }
 
-void monitor_reap_channels(struct monitor *m)
+size_t monitor_channel_pollfds(struct monitor *m, struct pollfd *pfd, size_t n)
+{
+	for (size_t i = 0; i < MONITOR_MAX_CHANNELS; i++)
+		if (m->channels[i].used)
+			pfd[n++] = (struct pollfd){.fd = jail_run_status_fd(m->channels[i].run),
+						   .events = POLLIN};
+	return n;
+}
+
+static struct monitor_channel *channel_by_status_fd(struct monitor *m, int fd)
+{
+	for (size_t i = 0; i < MONITOR_MAX_CHANNELS; i++)
+		if (m->channels[i].used && jail_run_status_fd(m->channels[i].run) == fd)
+			return &m->channels[i];
+	return NULL;
+}
+
+/* One plain line for the student when a limit ended the program. */
+static void channel_limit_line(struct monitor *m, const struct jail_report *rep,
+			       const struct cgroup_stats *before, const struct cgroup_stats *after,
+			       char *buf, size_t size)
+{
+	buf[0] = '\0';
+	if (rep->limit == JAIL_LIMIT_RUN_CPU)
+		snprintf(buf, size, "sandbox: killed: CPU time limit of %us per run reached",
+			 m->limits.jail.run_cpu_seconds);
+	else if (rep->limit == JAIL_LIMIT_RUN_WALL)
+		snprintf(buf, size, "sandbox: stopped: time limit of %us per run reached",
+			 m->limits.jail.run_wall_seconds);
+	else if (after->oom_kills > before->oom_kills && !rep->exited)
+		snprintf(buf, size, "sandbox: killed: memory limit %llu MiB reached",
+			 (unsigned long long)(m->limits.cgroup.memory_max >> 20));
+	else if (after->pids_limit_hits > before->pids_limit_hits)
+		snprintf(buf, size, "sandbox: note: the limit of %u processes was reached",
+			 m->limits.cgroup.pids_max);
+}
+
+static void channel_finish(struct monitor *m, struct monitor_channel *c)
+{
+	struct jail_report rep = {0};
+	sbx_error err = {0};
+	struct cgroup_stats after = {0};
+	if (m->cgroup)
+		cgroup_session_stats(m->cgroup, &after, NULL);
+	if (jail_run_finish(c->run, &rep, &err) < 0) {
+		log_warning("session %s channel %u: %s", m->conn->session_id, c->id, err.msg);
+		rep.exited = false;
+		rep.signal = SIGKILL;
+	}
+	char line[256];
+	channel_limit_line(m, &rep, &m->stats_mark, &after, line, sizeof(line));
+	m->stats_mark = after;
+	log_info("session %s channel %u ended: %s %d, wall %.3fs, cpu %.3fs, seccomp denials %u, "
+		 "limit %s, peak memory %llu KiB, oom kills %llu, pids-limit hits %llu",
+		 m->conn->session_id, c->id, rep.exited ? "exit" : "signal",
+		 rep.exited ? rep.exit_code : rep.signal, rep.wall_usec / 1e6, rep.cpu_usec / 1e6,
+		 rep.seccomp_denials, jail_limit_to_string(rep.limit),
+		 (unsigned long long)(after.memory_peak >> 10), (unsigned long long)after.oom_kills,
+		 (unsigned long long)after.pids_limit_hits);
+
+	static struct wire_msg evt;
+	wire_init(&evt, WIRE_EVT_CHANNEL_EXIT);
+	wire_put_u32(&evt, c->id);
+	wire_put_u32(&evt, rep.exited ? 1 : 0);
+	wire_put_u32(&evt, rep.exited ? (uint32_t)rep.exit_code : (uint32_t)rep.signal);
+	wire_put_str(&evt, line[0] ? line : NULL);
+	monitor_send(m, &evt);
+	jail_run_free(c->run);
+	*c = (struct monitor_channel){0};
+}
+
+void monitor_reap_channels(struct monitor *m, const struct pollfd *pfd, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		struct monitor_channel *c = channel_by_status_fd(m, pfd[i].fd);
+		if (c)
+			channel_finish(m, c);
+	}
+}
+
+static void session_tell_terminals(struct monitor *m, const char *text)
 {
 	for (size_t i = 0; i < MONITOR_MAX_CHANNELS; i++) {
-		struct monitor_channel *c = &m->channels[i];
-		if (!c->used || c->exited)
+		if (!m->channels[i].used || !m->channels[i].terminal)
 			continue;
-		int status;
-		if (waitpid(c->pid, &status, WNOHANG) != c->pid)
-			continue;
-		c->exited = true;
 		static struct wire_msg evt;
-		wire_init(&evt, WIRE_EVT_CHANNEL_EXIT);
-		wire_put_u32(&evt, c->id);
-		wire_put_u32(&evt, WIFEXITED(status) ? 1 : 0);
-		wire_put_u32(&evt, WIFEXITED(status) ? (uint32_t)WEXITSTATUS(status)
-						     : (uint32_t)WTERMSIG(status));
-		wire_put_str(&evt, NULL);
+		wire_init(&evt, WIRE_EVT_MESSAGE);
+		wire_put_u32(&evt, m->channels[i].id);
+		wire_put_str(&evt, text);
 		monitor_send(m, &evt);
-		c->used = false;
 	}
+}
+
+/* Warnings come at these many seconds before a clock runs out. */
+static const unsigned clock_warnings[] = {300, 60};
+
+static int clock_check(struct monitor *m, unsigned limit, time_t since, const char *what,
+		       unsigned warned_base, const char **ret_end)
+{
+	if (!limit)
+		return -1;
+	time_t left = (time_t)limit - (monitor_now() - since);
+	if (left <= 0) {
+		*ret_end = what;
+		return 0;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(clock_warnings); i++) {
+		unsigned bit = warned_base << i;
+		if (left <= (time_t)clock_warnings[i] && !(m->warned & bit) &&
+		    limit > clock_warnings[i]) {
+			m->warned |= bit;
+			char text[160];
+			snprintf(text, sizeof(text), "sandbox: %ld minute%s left before the %s ends",
+				 (long)((left + 59) / 60), (left + 59) / 60 == 1 ? "" : "s",
+				 strcmp(what, "idle") == 0 ? "idle session" : "session");
+			session_tell_terminals(m, text);
+		}
+	}
+	time_t next = left;
+	for (size_t i = 0; i < ELEMENTSOF(clock_warnings); i++)
+		if (left > (time_t)clock_warnings[i] && left - (time_t)clock_warnings[i] < next)
+			next = left - (time_t)clock_warnings[i];
+	return (int)(next > 0 ? next : 1);
+}
+
+int monitor_session_clocks(struct monitor *m)
+{
+	if (m->state != MONITOR_SESSION)
+		return -1;
+	const char *end = NULL;
+	int a = clock_check(m, m->limits.session_seconds, m->session_started, "session",
+			    WARNED_SESSION, &end);
+	int b = end ? 0
+		    : clock_check(m, m->limits.idle_seconds, m->last_activity, "idle", WARNED_IDLE,
+				  &end);
+	if (end) {
+		m->ended_by = end;
+		char text[160];
+		snprintf(text, sizeof(text), "sandbox: the %s time limit of %u minutes is over; "
+			 "your session ends now (files in your home are kept)",
+			 strcmp(end, "idle") == 0 ? "idle" : "session",
+			 (strcmp(end, "idle") == 0 ? m->limits.idle_seconds
+						   : m->limits.session_seconds) / 60);
+		log_info("session %s of %s: %s time limit reached", m->conn->session_id,
+			 m->user.name, end);
+		static struct wire_msg bye;
+		wire_init(&bye, WIRE_EVT_DISCONNECT);
+		wire_put_str(&bye, text);
+		monitor_send(m, &bye);
+		return 0;
+	}
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
 }
 
 void monitor_session_end(struct monitor *m)
 {
 	for (size_t i = 0; i < MONITOR_MAX_CHANNELS; i++) {
 		struct monitor_channel *c = &m->channels[i];
-		if (c->used && !c->exited) {
-			session_signal(m, c->pid, SIGKILL);
-			waitpid(c->pid, NULL, 0);
-		}
-		c->used = false;
+		if (c->used)
+			jail_run_free(c->run); /* kills what is left of the jail */
+		*c = (struct monitor_channel){0};
+	}
+	if (m->cgroup) {
+		sbx_error err = {0};
+		if (cgroup_session_destroy(m->cgroup, &err) < 0)
+			log_warning("session %s: %s", m->conn->session_id, err.msg);
+		cgroup_session_free(m->cgroup);
+		m->cgroup = NULL;
+	}
+	if (m->registry_fd >= 0) {
+		session_registry_remove(m->cfg->runtime_directory, m->conn->session_id,
+					m->registry_fd);
+		m->registry_fd = -1;
 	}
 	if (m->pam) {
 		sbx_error err = {0};

@@ -296,6 +296,8 @@ static void net_loop(struct net_child *net)
 	int ssh_fd = ssh_get_fd(net->session);
 	int timeout_ms = net->cfg->client_alive_interval ? (int)net->cfg->client_alive_interval * 1000
 							 : -1;
+	/* EXPERIMENT (e2e): process what key exchange left in libssh's buffer. */
+	ssh_event_dopoll(net->event, 0);
 	while (!net->done) {
 		struct pollfd pfd[2 + 3 * NET_MAX_CHANNELS];
 		void *owner[2 + 3 * NET_MAX_CHANNELS];

@@ -4,6 +4,9 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "jail/cgroup.h"
+#include "sshd-module/command_words.h"
+#include "jail/jail.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,9 +18,13 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SFTP_SERVER_PATH "/usr/lib/openssh/sftp-server"
+#define SCP_PATH "/usr/bin/scp"
+/* Where the runner appears inside every jail (bound read-only from RunnerPath). */
+#define JAIL_RUNNER_PATH "/opt/sandboxd/sandbox-python"
 
 bool session_env_allowed(const char *name)
 {
@@ -25,32 +32,65 @@ bool session_env_allowed(const char *name)
 	       strncmp(name, "LC_", 3) == 0;
 }
 
-static int session_argv(struct monitor *m, const struct session_spawn_request *req,
-			const char **argv, sbx_error *err)
+/* Legacy scp (scp -O) asks for "scp -t DIR" or "scp -f FILE": OpenSSH's own scp serves it,
+ * confined by the jail like everything else. */
+static bool command_is_scp_server(char **words)
 {
-	const char *runner = m->cfg->runner_path;
-	switch (req->kind) {
-	case SESSION_KIND_SHELL:
-		argv[0] = runner;
-		argv[1] = "--login";
-		argv[2] = NULL;
-		return 0;
-	case SESSION_KIND_EXEC:
-		argv[0] = runner;
-		argv[1] = "--command";
-		argv[2] = req->command ? req->command : "";
-		argv[3] = NULL;
-		return 0;
-	case SESSION_KIND_SUBSYSTEM:
-		if (req->command && strcmp(req->command, "sftp") == 0) {
-			argv[0] = SFTP_SERVER_PATH;
-			argv[1] = NULL;
-			return 0;
-		}
-		return sbx_error_set(err, ENOTSUP, "subsystem %s is not available here",
-				     req->command ? req->command : "(none)");
+	if (!words[0] || strcmp(words[0], "scp") != 0)
+		return false;
+	for (size_t i = 1; words[i]; i++)
+		if (strcmp(words[i], "-t") == 0 || strcmp(words[i], "-f") == 0)
+			return true;
+	return false;
+}
+
+/* argv for the channel's program; exec words are split here and never seen by a shell. */
+static int session_argv(struct monitor *m, const struct session_spawn_request *req,
+			char ***ret_argv, sbx_error *err)
+{
+	char **words = NULL;
+	size_t n_words = 0;
+	if (req->kind == SESSION_KIND_SUBSYSTEM) {
+		if (!req->command || strcmp(req->command, "sftp") != 0)
+			return sbx_error_set(err, ENOTSUP, "subsystem %s is not available here",
+					     req->command ? req->command : "(none)");
+	} else if (req->kind == SESSION_KIND_EXEC) {
+		int r = command_words_split(req->command ? req->command : "", &words);
+		if (r == -EINVAL)
+			return sbx_error_set(err, EINVAL,
+					     "sandbox: the command has an unclosed quote or a trailing "
+					     "backslash");
+		if (r < 0)
+			return sbx_error_set(err, -r, "sandbox: the command is too long");
+		while (words[n_words])
+			n_words++;
 	}
-	return sbx_error_set(err, EINVAL, "unknown channel kind");
+	char **argv = calloc(n_words + 4, sizeof(char *));
+	if (!argv) {
+		command_words_free(words);
+		return -ENOMEM;
+	}
+	size_t k = 0;
+	if (req->kind == SESSION_KIND_SUBSYSTEM) {
+		argv[k++] = strdup(SFTP_SERVER_PATH);
+	} else if (words && command_is_scp_server(words)) {
+		argv[k++] = strdup(SCP_PATH);
+		for (size_t i = 1; i < n_words; i++)
+			argv[k++] = TAKE_PTR(words[i]);
+	} else {
+		argv[k++] = strdup(JAIL_RUNNER_PATH);
+		argv[k++] = strdup(req->kind == SESSION_KIND_SHELL ? "--login" : "--");
+		for (size_t i = 0; i < n_words; i++)
+			argv[k++] = TAKE_PTR(words[i]);
+	}
+	command_words_free(words);
+	for (size_t i = 0; i < k; i++)
+		if (!argv[i]) {
+			command_words_free(argv);
+			return -ENOMEM;
+		}
+	*ret_argv = argv;
+	return 0;
 }
 
 static size_t env_add(char **env, size_t n, size_t max, const char *name, const char *value)
@@ -70,7 +110,17 @@ static void session_build_env(struct monitor *m, const struct session_spawn_requ
 	n = env_add(env, n, max, "USER", m->user.name);
 	n = env_add(env, n, max, "LOGNAME", m->user.name);
 	n = env_add(env, n, max, "PATH", "/usr/local/bin:/usr/bin:/bin");
-	n = env_add(env, n, max, "SHELL", m->cfg->runner_path);
+	n = env_add(env, n, max, "SHELL", JAIL_RUNNER_PATH);
+	char limits[256];
+	session_limits_describe(&m->limits, limits, sizeof(limits));
+	n = env_add(env, n, max, "SANDBOX_LIMITS", limits);
+	if (m->limits.session_seconds) {
+		char deadline[32];
+		snprintf(deadline, sizeof(deadline), "%lld",
+			 (long long)time(NULL) + (long long)m->limits.session_seconds -
+				 (long long)(monitor_now() - m->session_started));
+		n = env_add(env, n, max, "SANDBOX_DEADLINE", deadline);
+	}
 	n = env_add(env, n, max, "SANDBOX_USER", m->user.name);
 	n = env_add(env, n, max, "SANDBOX_SESSION", m->conn->session_id);
 	if (req->pty && req->term && *req->term)
@@ -91,107 +141,95 @@ static void session_build_env(struct monitor *m, const struct session_spawn_requ
 	env[n] = NULL;
 }
 
-int session_signal(struct monitor *m, pid_t pid, int sig)
+int session_signal(struct monitor *m, struct monitor_channel *c, int sig)
 {
-	/* The channel's program leads its own process group. */
-	if (kill(-pid, sig) < 0 && kill(pid, sig) < 0)
-		return -errno;
-	return 0;
+	return jail_run_signal(c->run, sig);
 }
 
-static int open_pty(unsigned short rows, unsigned short cols, uid_t uid, int *ret_master,
-		    int *ret_slave, sbx_error *err)
+static int join_session_cgroup(void *userdata, sbx_error *err)
 {
-	_cleanup_close_ int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (master < 0)
-		return sbx_error_errno(err, errno, "cannot allocate a terminal");
-	if (grantpt(master) < 0 || unlockpt(master) < 0)
-		return sbx_error_errno(err, errno, "cannot allocate a terminal");
-	char name[128];
-	if (ptsname_r(master, name, sizeof(name)) != 0)
-		return sbx_error_errno(err, errno, "cannot allocate a terminal");
-	int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (slave < 0)
-		return sbx_error_errno(err, errno, "cannot open %s", name);
-	if (fchown(slave, uid, (gid_t)-1) < 0 || fchmod(slave, 0620) < 0) {
-		close(slave);
-		return sbx_error_errno(err, errno, "cannot hand %s to the user", name);
-	}
-	struct winsize ws = {.ws_row = rows ? rows : 24, .ws_col = cols ? cols : 80};
-	ioctl(master, TIOCSWINSZ, &ws);
-	*ret_slave = slave;
-	*ret_master = TAKE_FD(master);
-	return 0;
+	return cgroup_session_enter(userdata, err);
 }
 
 int session_spawn(struct monitor *m, const struct session_spawn_request *req,
 		  struct session_spawn_result *ret, sbx_error *err)
 {
-	const char *argv[8];
-	int r = session_argv(m, req, argv, err);
+	char **argv = NULL;
+	int r = session_argv(m, req, &argv, err);
 	if (r < 0)
 		return r;
 	char *env[64];
 	session_build_env(m, req, env, ELEMENTSOF(env));
 
+	/* Only a program run by exec has per-run clocks; a login shell and file transfers live
+	 * as long as the session does. */
+	struct jail_limits limits = m->limits.jail;
+	if (req->kind != SESSION_KIND_EXEC) {
+		limits.run_cpu_seconds = 0;
+		limits.run_wall_seconds = 0;
+	}
 	int child_fds[3] = {-1, -1, -1};
 	int parent_fds[3] = {-1, -1, -1};
-	if (req->pty) {
-		r = open_pty(req->rows, req->cols, m->user.uid, &parent_fds[0], &child_fds[0], err);
-		if (r < 0)
-			goto fail;
-		child_fds[1] = child_fds[2] = child_fds[0];
-	} else {
+	if (!req->pty) {
 		for (int i = 0; i < 3; i++) {
 			int p[2];
 			if (pipe2(p, O_CLOEXEC) < 0) {
 				r = sbx_error_errno(err, errno, "pipe");
-				goto fail;
+				goto out;
 			}
 			child_fds[i] = i == 0 ? p[0] : p[1];
 			parent_fds[i] = i == 0 ? p[1] : p[0];
 		}
 	}
-
-	pid_t pid = fork();
-	if (pid < 0) {
-		r = sbx_error_errno(err, errno, "fork");
-		goto fail;
+	const struct jail_bind binds[] = {
+		{.source = m->cfg->runner_path, .target = JAIL_RUNNER_PATH},
+	};
+	struct jail_spec spec = {
+		.user = m->user.name,
+		.uid = m->user.uid,
+		.gid = m->user.gid,
+		.groups = m->user.groups,
+		.n_groups = (size_t)m->user.n_groups,
+		.home_source = m->user.home,
+		.home_target = m->user.home,
+		.hostname = "sandbox",
+		.argv = (const char *const *)argv,
+		.envp = (const char *const *)env,
+		.stdio = {child_fds[0], child_fds[1], child_fds[2]},
+		.terminal = req->pty,
+		.rows = req->rows ? req->rows : 24,
+		.cols = req->cols ? req->cols : 80,
+		.extra_fd = -1,
+		.limits = &limits,
+		.seccomp = m->runtime->seccomp,
+		.join_cgroup = m->cgroup ? join_session_cgroup : NULL,
+		.join_cgroup_userdata = m->cgroup,
+		.binds = binds,
+		.n_binds = ELEMENTSOF(binds),
+	};
+	struct jail_run *run = NULL;
+	r = jail_spawn(&spec, &run, err);
+	if (r < 0)
+		goto out;
+	if (req->pty) {
+		parent_fds[0] = jail_run_take_pty_master(run);
+		if (parent_fds[0] < 0) {
+			jail_run_free(run);
+			r = sbx_error_set(err, EIO, "the jail gave no terminal");
+			goto out;
+		}
 	}
-	if (pid == 0) {
-		setsid();
-		if (req->pty)
-			ioctl(child_fds[0], TIOCSCTTY, 0);
-		for (int i = 0; i < 3; i++)
-			if (dup2(child_fds[i], i) < 0)
-				_exit(126);
-		signal(SIGPIPE, SIG_DFL);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (setgroups((size_t)m->user.n_groups, m->user.groups) < 0 ||
-		    setgid(m->user.gid) < 0 || setuid(m->user.uid) < 0 || setuid(0) == 0)
-			_exit(126);
-		if (chdir(m->user.home) < 0 && chdir("/") < 0)
-			_exit(126);
-		execve(argv[0], (char *const *)argv, env);
-		dprintf(2, "sandboxd: cannot start %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	for (int i = 0; i < 3; i++)
-		if (child_fds[i] >= 0 && (i == 0 || child_fds[i] != child_fds[0]))
-			close(child_fds[i]);
-	for (size_t i = 0; env[i]; i++)
-		free(env[i]);
-	ret->pid = pid;
-	for (int i = 0; i < 3; i++)
+	ret->run = run;
+	for (int i = 0; i < 3; i++) {
 		ret->fds[i] = parent_fds[i];
-	return 0;
-fail:
+		parent_fds[i] = -1;
+	}
+out:
+	command_words_free(argv);
 	for (size_t i = 0; env[i]; i++)
 		free(env[i]);
 	for (int i = 0; i < 3; i++) {
-		if (child_fds[i] >= 0 && (i == 0 || child_fds[i] != child_fds[0]))
+		if (child_fds[i] >= 0)
 			close(child_fds[i]);
 		if (parent_fds[i] >= 0)
 			close(parent_fds[i]);

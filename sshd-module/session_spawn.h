@@ -20,12 +20,12 @@ struct session_spawn_request {
 };
 
 struct session_spawn_result {
-	pid_t pid;
+	struct jail_run *run;
 	int fds[3]; /* pty master alone, or stdin, stdout, stderr */
 };
 
 int session_spawn(struct monitor *m, const struct session_spawn_request *req,
 		  struct session_spawn_result *ret, sbx_error *err);
-int session_signal(struct monitor *m, pid_t pid, int sig);
+int session_signal(struct monitor *m, struct monitor_channel *c, int sig);
 /* True for the client variables a program may receive (LANG, LC_*, TERM). */
 bool session_env_allowed(const char *name);

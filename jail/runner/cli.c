@@ -72,7 +72,8 @@ int runner_cli_parse(int argc, char **argv, struct runner_options *ret)
 	} else if (strcmp(verb, "help") == 0 || strcmp(verb, "--help") == 0) {
 		ret->verb = RUNNER_VERB_HELP;
 	} else if (verb[0] == '-' && verb[1] != '\0') {
-		/* Python's own options (-c CODE, -m MOD, -u ...): what sys.executable is run with. */
+		/* Python's own options (-c CODE, -m MOD, -u ...): what sys.executable is run with.
+		 */
 		set_python(ret, argc - i, argv + i);
 	} else {
 		ret->verb = RUNNER_VERB_UNKNOWN;

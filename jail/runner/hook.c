@@ -12,7 +12,9 @@
 
 #include "jail/runner/runner.h"
 
-#define MSG_PYC "compiled Python files (.pyc) are only loaded from the system's Python; run the .py source"
+#define MSG_PYC                                                                                    \
+	"compiled Python files (.pyc) are only loaded from the system's Python; run the .py "      \
+	"source"
 #define MSG_NOT_SOURCE "only Python source files (.py) from your files can be run or imported"
 
 static void refuse(const char *event, const struct runner_decision *d)

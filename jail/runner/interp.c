@@ -160,7 +160,8 @@ int runner_interp_run(const struct runner_options *opt)
 	PyConfig_Clear(&c);
 
 	if (trust_stdlib_code() < 0)
-		fprintf(stderr, "sandbox-python: warning: asyncio may not work (types.coroutine)\n");
+		fprintf(stderr,
+			"sandbox-python: warning: asyncio may not work (types.coroutine)\n");
 	if (interactive) {
 		if (runner_repl_prepare() < 0)
 			fprintf(stderr, "sandbox-python: warning: no line editing or help()\n");

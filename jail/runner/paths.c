@@ -25,18 +25,18 @@ static char tmp_dir[PATH_MAX];
 
 /* Devices a program may open for writing wherever they live. */
 static const char *const writable_devices[] = {
-	"/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/dev/ptmx",
+    "/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/dev/ptmx",
 };
 
 static const char *const system_python_trees[] = {
-	PYTHON_STDLIB_DIR,
-	"/usr/lib/python3/dist-packages",
-	"/usr/local/lib/python3.11/dist-packages",
+    PYTHON_STDLIB_DIR,
+    "/usr/lib/python3/dist-packages",
+    "/usr/local/lib/python3.11/dist-packages",
 };
 static const char *const system_native_trees[] = {
-	PYTHON_DYNLOAD_DIR,
-	"/usr/lib/python3/dist-packages",
-	"/usr/local/lib/python3.11/dist-packages",
+    PYTHON_DYNLOAD_DIR,
+    "/usr/lib/python3/dist-packages",
+    "/usr/local/lib/python3.11/dist-packages",
 };
 
 static bool has_dir_prefix(const char *path, const char *dir)

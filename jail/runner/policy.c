@@ -75,6 +75,8 @@ static enum runner_verdict check_code_new(const struct rule *, PyObject *,
 					  struct runner_decision *);
 static enum runner_verdict check_marshal(const struct rule *, PyObject *, struct runner_decision *);
 
+/* The table reads best one row per line. */
+/* clang-format off */
 #define NO_PATHS .path = {-1, -1}, .dir_fd = {-1, -1}
 #define DENY(ev, msg) {ev, RULE_DENY, NULL, msg, 0, NO_PATHS, false}
 #define DENY_PROCESS(ev) {ev, RULE_DENY, NULL, MSG_PROCESS, RULE_PROCESS, NO_PATHS, false}
@@ -162,14 +164,17 @@ static const struct rule rules[] = {
 	WRITES("shutil.unpack_archive", 1, -1, -1, -1, true),
 	WRITES("shutil.make_archive", 0, -1, -1, -1, false),
 };
+/* clang-format on */
 
 /* Modules that must not load even if their file exists, matched on the last dotted component:
  * the init symbol comes from it, so ExtensionFileLoader("innocent._ctypes", path) is _ctypes. */
+/* clang-format off */
 static const char *const denied_modules[] = {
 	"_ctypes",	     "_ctypes_test",	   "_testcapi",	       "_testinternalcapi",
 	"_testbuffer",	     "_testmultiphase",	   "_testimportmultiple", "_testclinic",
 	"_testsinglephase",  "_xxsubinterpreters", "_xxtestfuzz",
 };
+/* clang-format on */
 
 #define TABLE_SIZE 256u /* a power of two, well above 2x the rows */
 
@@ -290,8 +295,8 @@ static void describe_args(PyObject *args, struct runner_decision *d)
 		return;
 	for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++) {
 		PyObject *o = PyTuple_GET_ITEM(args, i);
-		if (PyUnicode_Check(o) || PyBytes_Check(o) || PyLong_Check(o) ||
-		    PyTuple_Check(o) || PyList_Check(o)) {
+		if (PyUnicode_Check(o) || PyBytes_Check(o) || PyLong_Check(o) || PyTuple_Check(o) ||
+		    PyList_Check(o)) {
 			describe(o, d->detail, sizeof(d->detail), 0);
 			return;
 		}
@@ -376,7 +381,7 @@ static enum runner_verdict check_write(PyObject *path_obj, int dir_fd, bool foll
 	if (r <= 0)
 		return RUNNER_ALLOW;
 	v = verdict_for_path(
-		runner_path_check_write(path, dir_fd, follow, d->detail, sizeof(d->detail)), d);
+	    runner_path_check_write(path, dir_fd, follow, d->detail, sizeof(d->detail)), d);
 	Py_XDECREF(holder);
 	return v;
 }
@@ -387,9 +392,8 @@ static enum runner_verdict check_paths(const struct rule *rule, PyObject *args,
 	for (int i = 0; i < 2; i++) {
 		if (rule->path[i] < 0)
 			continue;
-		enum runner_verdict v = check_write(arg(args, rule->path[i]),
-						    fd_arg(arg(args, rule->dir_fd[i])),
-						    rule->follow, d);
+		enum runner_verdict v = check_write(
+		    arg(args, rule->path[i]), fd_arg(arg(args, rule->dir_fd[i])), rule->follow, d);
 		if (v != RUNNER_ALLOW)
 			return v;
 	}
@@ -457,13 +461,13 @@ static enum runner_verdict check_sqlite_connect(const struct rule *rule, PyObjec
 		} else {
 			memcpy(file, path + 5, n);
 			file[n] = '\0';
-			v = verdict_for_path(runner_path_check_write(file, -1, true, d->detail,
-								     sizeof(d->detail)),
-					     d);
+			v = verdict_for_path(
+			    runner_path_check_write(file, -1, true, d->detail, sizeof(d->detail)),
+			    d);
 		}
 	} else {
 		v = verdict_for_path(
-			runner_path_check_write(path, -1, true, d->detail, sizeof(d->detail)), d);
+		    runner_path_check_write(path, -1, true, d->detail, sizeof(d->detail)), d);
 	}
 	Py_XDECREF(holder);
 	return v;

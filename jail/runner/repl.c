@@ -9,18 +9,18 @@
 #include "jail/runner/runner.h"
 
 static const char repl_setup[] =
-	"def _sandbox_setup():\n"
-	"    import builtins, site, sys, _sitebuiltins\n"
-	"    site.enablerlcompleter()\n"
-	"    class _Helper(_sitebuiltins._Helper):\n"
-	"        def __call__(self, *args, **kwds):\n"
-	"            import pydoc\n"
-	"            tty = sys.stdin.isatty() and sys.stdout.isatty()\n"
-	"            pydoc.pager = pydoc.ttypager if tty else pydoc.plainpager\n"
-	"            return pydoc.help(*args, **kwds)\n"
-	"    builtins.help = _Helper()\n"
-	"_sandbox_setup()\n"
-	"del _sandbox_setup\n";
+    "def _sandbox_setup():\n"
+    "    import builtins, site, sys, _sitebuiltins\n"
+    "    site.enablerlcompleter()\n"
+    "    class _Helper(_sitebuiltins._Helper):\n"
+    "        def __call__(self, *args, **kwds):\n"
+    "            import pydoc\n"
+    "            tty = sys.stdin.isatty() and sys.stdout.isatty()\n"
+    "            pydoc.pager = pydoc.ttypager if tty else pydoc.plainpager\n"
+    "            return pydoc.help(*args, **kwds)\n"
+    "    builtins.help = _Helper()\n"
+    "_sandbox_setup()\n"
+    "del _sandbox_setup\n";
 
 int runner_repl_prepare(void)
 {

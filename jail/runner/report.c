@@ -148,11 +148,12 @@ void runner_report_event(const char *event, const char *action, const char *mess
 		     "{\"source\":\"sandbox-python\",\"trust\":\"untrusted\",\"ts\":%lld.%03ld,"
 		     "\"pid\":%d,\"event\":\"%s\",\"action\":\"%s\",\"message\":\"%s\","
 		     "\"detail\":\"%s\"}\n",
-		     (long long)ts.tv_sec, ts.tv_nsec / 1000000, (int)getpid(), ev, action, msg, det);
+		     (long long)ts.tv_sec, ts.tv_nsec / 1000000, (int)getpid(), ev, action, msg,
+		     det);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {
-		/* Escaping bounds every field, so only a pathological mix gets here: keep it JSON. */
+		/* Escaping bounds every field; only a pathological mix gets here. */
 		n = snprintf(line, sizeof(line),
 			     "{\"source\":\"sandbox-python\",\"trust\":\"untrusted\",\"pid\":%d,"
 			     "\"event\":\"%s\",\"action\":\"%s\",\"message\":\"(truncated)\"}\n",

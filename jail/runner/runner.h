@@ -26,7 +26,7 @@ enum runner_verb {
 struct runner_options {
 	enum runner_verb verb;
 	bool allow_processes; /* --allow-processes: a course that needs multiprocessing */
-	int py_argc;          /* the python command line, argv[0] included, for PyConfig */
+	int py_argc;	      /* the python command line, argv[0] included, for PyConfig */
 	char **py_argv;
 	const char *unknown; /* the word we did not understand (RUNNER_VERB_UNKNOWN) */
 	const char *usage_error;

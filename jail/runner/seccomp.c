@@ -47,12 +47,12 @@ static int deny_dirfd_writes(scmp_filter_ctx ctx)
 
 	for (size_t i = 0; i < sizeof(write_bits) / sizeof(write_bits[0]) && !r; i++) {
 		struct scmp_arg_cmp cmp[2] = {
-			/* dirfd is an int: glibc leaves the upper half of the register undefined
-			 * and the kernel ignores it, so only the low 32 bits count. Bit 31 clear
-			 * is a real descriptor; AT_FDCWD (-100) has it set. */
-			SCMP_A0(SCMP_CMP_MASKED_EQ, 0x80000000u, 0),
-			SCMP_A2(SCMP_CMP_MASKED_EQ, (scmp_datum_t)write_bits[i],
-				(scmp_datum_t)write_bits[i]),
+		    /* dirfd is an int: glibc leaves the upper half of the register undefined
+		     * and the kernel ignores it, so only the low 32 bits count. Bit 31 clear
+		     * is a real descriptor; AT_FDCWD (-100) has it set. */
+		    SCMP_A0(SCMP_CMP_MASKED_EQ, 0x80000000u, 0),
+		    SCMP_A2(SCMP_CMP_MASKED_EQ, (scmp_datum_t)write_bits[i],
+			    (scmp_datum_t)write_bits[i]),
 		};
 		r = add(ctx, EPERM, SCMP_SYS(openat), 2, cmp);
 	}

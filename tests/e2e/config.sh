@@ -84,8 +84,9 @@ try:
 except ConnectionResetError:
     pass
 except socket.timeout:
-    print("TIMEOUT %.1f" % (time.monotonic() - t0)); sys.exit()
-print("EOF %.1f %s" % (time.monotonic() - t0, banner[:4].decode(errors="replace")))
+    print("TIMEOUT %.1f %s" % (time.monotonic() - t0, banner[:4].decode(errors="replace") or "-"))
+    sys.exit()
+print("EOF %.1f %s" % (time.monotonic() - t0, banner[:4].decode(errors="replace") or "-"))
 PYEOF
 )
 echo "# silent client: $grace"

@@ -301,7 +301,8 @@ write_config() {
 		local kv k
 		for kv in "ListenAddress=127.0.0.1" "Port=$PORT" "HostKey=$T/ssh_host_ed25519_key" \
 			"PidFile=$T/sandboxd.pid" "PamService=$PAM_SERVICE" "PrivsepUser=_sandboxd" \
-			"PrivsepDirectory=$T/empty" "RunnerPath=$SANDBOX_PYTHON" \
+			"PrivsepDirectory=$T/empty" "RuntimeDirectory=$T/run" \
+			"RunnerPath=$SANDBOX_PYTHON" \
 			"LogLevel=$E2E_LOGLEVEL"; do
 			k=${kv%%=*}
 			if [ -n "${over[$k]+x}" ]; then

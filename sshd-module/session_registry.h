@@ -1,0 +1,24 @@
+/* One record per live session under RuntimeDirectory/sessions, held open and locked by the
+ * session's monitor for its whole life. A record whose lock can be taken belongs to a monitor
+ * that died: its cgroup is swept. sandboxctl reads the same records. */
+#pragma once
+
+#include "common/error.h"
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct session_record {
+	char session_id[32];
+	char user[256];
+	char remote[64];
+	long long started; /* unix time */
+	pid_t monitor_pid;
+};
+
+/* Writes and locks the record; returns the descriptor that holds the lock (keep it open). */
+int session_registry_add(const char *runtime_dir, const struct session_record *rec,
+			 sbx_error *err);
+void session_registry_remove(const char *runtime_dir, const char *session_id, int fd);
+/* True while the session's monitor holds its record. */
+bool session_registry_is_live(const char *runtime_dir, const char *session_id);
