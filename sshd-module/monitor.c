@@ -215,7 +215,7 @@ int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runt
 			status = 1;
 			break;
 		}
-		struct pollfd pfd[4 + MONITOR_MAX_CHANNELS] = {
+		struct pollfd pfd[4 + MONITOR_MAX_CHANNELS * MONITOR_CHANNEL_FDS] = {
 			{.fd = m.sock, .events = POLLIN},
 			{.fd = sfd, .events = POLLIN},
 			{.fd = relay_fd >= 0 && !up.eof ? up.from : -1, .events = POLLIN},

@@ -6,6 +6,7 @@
 #include "pam/auth_pam.h"
 #include "sshd-module/hostkeys.h"
 #include "sshd-module/monitor_requests.h"
+#include "sshd-module/runner_reports.h"
 #include "sshd-module/session_limits.h"
 #include "sshd-module/wire.h"
 
@@ -15,6 +16,8 @@
 #include <sys/types.h>
 
 #define MONITOR_MAX_CHANNELS 16
+/* Status and report descriptor per channel. */
+#define MONITOR_CHANNEL_FDS 2
 #define SESSION_ID_LEN 16
 
 struct connection {
@@ -37,6 +40,7 @@ struct monitor_channel {
 	uint32_t id; /* the network child's channel number */
 	bool terminal;
 	struct jail_run *run;
+	struct runner_reports reports; /* the runner's fd 3 */
 };
 
 struct monitor_user {

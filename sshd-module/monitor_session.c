@@ -159,7 +159,7 @@ int monitor_channel_spawn(struct monitor *m, struct wire_msg *req)
 		goto out;
 	}
 
-	struct session_spawn_result res = {.run = NULL, .fds = {-1, -1, -1}};
+	struct session_spawn_result res = {.run = NULL, .report_fd = -1, .fds = {-1, -1, -1}};
 	sbx_error err = {0};
 	r = session_spawn(m, &sr, &res, &err);
 	if (r < 0) {
@@ -169,6 +169,7 @@ int monitor_channel_spawn(struct monitor *m, struct wire_msg *req)
 		goto out;
 	}
 	*slot = (struct monitor_channel){.used = true, .id = id, .terminal = sr.pty, .run = res.run};
+	runner_reports_init(&slot->reports, res.report_fd);
 	r = spawn_answer(m, id, NULL, &res);
 	for (size_t i = 0; i < 3; i++)
 		if (res.fds[i] >= 0)
@@ -217,11 +218,23 @@ int monitor_activity(struct monitor *m, struct wire_msg *req)
 
 size_t monitor_channel_pollfds(struct monitor *m, struct pollfd *pfd, size_t n)
 {
-	for (size_t i = 0; i < MONITOR_MAX_CHANNELS; i++)
-		if (m->channels[i].used)
-			pfd[n++] = (struct pollfd){.fd = jail_run_status_fd(m->channels[i].run),
-						   .events = POLLIN};
+	for (size_t i = 0; i < MONITOR_MAX_CHANNELS; i++) {
+		struct monitor_channel *c = &m->channels[i];
+		if (!c->used)
+			continue;
+		pfd[n++] = (struct pollfd){.fd = jail_run_status_fd(c->run), .events = POLLIN};
+		if (c->reports.fd >= 0)
+			pfd[n++] = (struct pollfd){.fd = c->reports.fd, .events = POLLIN};
+	}
 	return n;
+}
+
+static struct monitor_channel *channel_by_report_fd(struct monitor *m, int fd)
+{
+	for (size_t i = 0; i < MONITOR_MAX_CHANNELS; i++)
+		if (m->channels[i].used && m->channels[i].reports.fd == fd)
+			return &m->channels[i];
+	return NULL;
 }
 
 static struct monitor_channel *channel_by_status_fd(struct monitor *m, int fd)
@@ -257,6 +270,12 @@ static void channel_finish(struct monitor *m, struct monitor_channel *c)
 	struct jail_report rep = {0};
 	sbx_error err = {0};
 	struct cgroup_stats after = {0};
+	/* What the runner said last is read before its end is reported (bounded: untrusted). */
+	for (int i = 0; i < 64 && runner_reports_read(&c->reports, m->conn->session_id, c->id) &&
+			c->reports.fd >= 0 && c->reports.last_read > 0;
+	     i++)
+		;
+	runner_reports_close(&c->reports, m->conn->session_id, c->id);
 	if (m->cgroup)
 		cgroup_session_stats(m->cgroup, &after, NULL);
 	if (jail_run_finish(c->run, &rep, &err) < 0) {
@@ -291,7 +310,13 @@ void monitor_reap_channels(struct monitor *m, const struct pollfd *pfd, size_t n
 	for (size_t i = 0; i < n; i++) {
 		if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
-		struct monitor_channel *c = channel_by_status_fd(m, pfd[i].fd);
+		struct monitor_channel *c = channel_by_report_fd(m, pfd[i].fd);
+		if (c) {
+			if (!runner_reports_read(&c->reports, m->conn->session_id, c->id))
+				runner_reports_close(&c->reports, m->conn->session_id, c->id);
+			continue;
+		}
+		c = channel_by_status_fd(m, pfd[i].fd);
 		if (c)
 			channel_finish(m, c);
 	}
@@ -379,8 +404,10 @@ void monitor_session_end(struct monitor *m)
 {
 	for (size_t i = 0; i < MONITOR_MAX_CHANNELS; i++) {
 		struct monitor_channel *c = &m->channels[i];
-		if (c->used)
+		if (c->used) {
 			jail_run_free(c->run); /* kills what is left of the jail */
+			runner_reports_close(&c->reports, m->conn->session_id, c->id);
+		}
 		*c = (struct monitor_channel){0};
 	}
 	if (m->cgroup) {

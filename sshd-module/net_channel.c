@@ -115,6 +115,7 @@ static int on_data(ssh_session session, ssh_channel channel, void *data, uint32_
 		   int is_stderr, void *userdata)
 {
 	struct net_channel *c = userdata;
+	c->net->activity = true;
 	if (!c->spawned || c->in_fd < 0)
 		return (int)len; /* nobody reads it: dropped, as sshd does */
 	size_t n = channel_buffer_append(c, data, len);
@@ -203,8 +204,11 @@ static void channel_stderr_line(struct net_channel *c, const char *text)
 {
 	if (!text || !*text)
 		return;
-	ssh_channel_write_stderr(c->channel, text, (uint32_t)strlen(text));
-	ssh_channel_write_stderr(c->channel, c->pty ? "\r\n" : "\n", c->pty ? 2 : 1);
+	char line[1024];
+	int n = snprintf(line, sizeof(line), "%s%s", text, c->pty ? "\r\n" : "\n");
+	if (n > 0)
+		ssh_channel_write_stderr(c->channel, line,
+					 (uint32_t)((size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1));
 }
 
 static int channel_spawn(struct net_channel *c, uint32_t kind, const char *command)
@@ -403,6 +407,7 @@ static void channel_pump_output(struct net_channel *c, int fd, bool is_stderr)
 			c->out_eof = true;
 		return;
 	}
+	c->net->activity = true;
 	if (is_stderr)
 		ssh_channel_write_stderr(c->channel, buf, (uint32_t)n);
 	else

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libssh/server.h>
@@ -291,6 +292,25 @@ static int net_auth_methods(const struct sbx_config *cfg)
 	return methods;
 }
 
+/* The idle clock lives in the monitor; it hears of channel I/O at most every few seconds. */
+#define ACTIVITY_REPORT_SECONDS 5
+
+static void net_report_activity(struct net_child *net)
+{
+	if (!net->activity || !net->session_open)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (ts.tv_sec - net->activity_reported < ACTIVITY_REPORT_SECONDS)
+		return;
+	static struct wire_msg req;
+	wire_init(&req, WIRE_REQ_ACTIVITY);
+	if (wire_send(net->mon, &req) < 0)
+		net_fatal("the monitor is gone");
+	net->activity = false;
+	net->activity_reported = ts.tv_sec;
+}
+
 static void net_loop(struct net_child *net)
 {
 	int ssh_fd = ssh_get_fd(net->session);
@@ -313,6 +333,7 @@ static void net_loop(struct net_child *net)
 		if (r == 0) {
 			if (net->authenticated)
 				ssh_send_keepalive(net->session);
+			net_report_activity(net);
 			continue;
 		}
 		if (pfd[0].revents) {
@@ -328,6 +349,7 @@ static void net_loop(struct net_child *net)
 			net_channel_handle_event(net, &evt);
 		}
 		net_channels_service(net, pfd, owner, n);
+		net_report_activity(net);
 		if (ssh_get_status(net->session) & (SSH_CLOSED | SSH_CLOSED_ERROR))
 			break;
 		if (!ssh_is_connected(net->session))

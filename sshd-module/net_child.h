@@ -59,6 +59,8 @@ struct net_child {
 	bool done;
 	unsigned auth_attempts;
 	uint32_t next_channel_id;
+	bool activity;             /* channel bytes moved since the last report to the monitor */
+	time_t activity_reported;
 	struct net_channel channels[NET_MAX_CHANNELS];
 	struct ssh_server_callbacks_struct server_cb;
 };

@@ -170,6 +170,11 @@ int session_spawn(struct monitor *m, const struct session_spawn_request *req,
 	}
 	int child_fds[3] = {-1, -1, -1};
 	int parent_fds[3] = {-1, -1, -1};
+	int report[2] = {-1, -1};
+	if (strcmp(argv[0], JAIL_RUNNER_PATH) == 0 && pipe2(report, O_CLOEXEC | O_NONBLOCK) < 0) {
+		r = sbx_error_errno(err, errno, "pipe");
+		goto out;
+	}
 	if (!req->pty) {
 		for (int i = 0; i < 3; i++) {
 			int p[2];
@@ -199,7 +204,7 @@ int session_spawn(struct monitor *m, const struct session_spawn_request *req,
 		.terminal = req->pty,
 		.rows = req->rows ? req->rows : 24,
 		.cols = req->cols ? req->cols : 80,
-		.extra_fd = -1,
+		.extra_fd = report[1],
 		.limits = &limits,
 		.seccomp = m->runtime->seccomp,
 		.join_cgroup = m->cgroup ? join_session_cgroup : NULL,
@@ -220,11 +225,17 @@ int session_spawn(struct monitor *m, const struct session_spawn_request *req,
 		}
 	}
 	ret->run = run;
+	ret->report_fd = report[0];
+	report[0] = -1;
 	for (int i = 0; i < 3; i++) {
 		ret->fds[i] = parent_fds[i];
 		parent_fds[i] = -1;
 	}
 out:
+	if (report[0] >= 0)
+		close(report[0]);
+	if (report[1] >= 0)
+		close(report[1]);
 	command_words_free(argv);
 	for (size_t i = 0; env[i]; i++)
 		free(env[i]);

@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -153,8 +154,21 @@ static void do_spin(long seconds)
 
 /* Leaves n processes that each fork a child and sleep: reparented to init, still in the
  * session, as after a crash of the connection process. */
+/* Background children must not hold the caller's stdout: `$(cgroup-tool ...)` would wait. */
+static void detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close(fd);
+	}
+}
+
 static void do_spawn(long n)
 {
+	detach_stdio();
 	for (long i = 0; i < n; i++) {
 		pid_t p = fork();
 		if (p == 0) {
@@ -172,6 +186,7 @@ static void do_spawn(long n)
 /* Every process forks forever, children included, so the session never stops changing. */
 static void do_churn(long n)
 {
+	detach_stdio();
 	for (long i = 0; i < n; i++) {
 		if (fork() == 0) {
 			setsid();
