@@ -30,8 +30,8 @@
 #endif
 
 const char *const cg_v1_ctrl_name[CG_V1_N] = {
-	[CG_V1_MEMORY] = "memory", [CG_V1_PIDS] = "pids",       [CG_V1_CPU] = "cpu",
-	[CG_V1_CPUACCT] = "cpuacct", [CG_V1_FREEZER] = "freezer", [CG_V1_BLKIO] = "blkio",
+    [CG_V1_MEMORY] = "memory",	 [CG_V1_PIDS] = "pids",	      [CG_V1_CPU] = "cpu",
+    [CG_V1_CPUACCT] = "cpuacct", [CG_V1_FREEZER] = "freezer", [CG_V1_BLKIO] = "blkio",
 };
 
 /* Implemented in cgroup_v1.c and cgroup_systemd.c. */
@@ -41,11 +41,11 @@ int cg_systemd_setup(struct cgroup_driver *d, sbx_error *err);
 void cgroup_limits_default(struct cgroup_limits *l)
 {
 	*l = (struct cgroup_limits){
-		.memory_max = CGROUP_DEFAULT_MEMORY_MAX,
-		.swap_max = CGROUP_DEFAULT_SWAP_MAX,
-		.pids_max = CGROUP_DEFAULT_PIDS_MAX,
-		.cpu_percent = CGROUP_DEFAULT_CPU_PERCENT,
-		.io_weight = CGROUP_DEFAULT_IO_WEIGHT,
+	    .memory_max = CGROUP_DEFAULT_MEMORY_MAX,
+	    .swap_max = CGROUP_DEFAULT_SWAP_MAX,
+	    .pids_max = CGROUP_DEFAULT_PIDS_MAX,
+	    .cpu_percent = CGROUP_DEFAULT_CPU_PERCENT,
+	    .io_weight = CGROUP_DEFAULT_IO_WEIGHT,
 	};
 }
 
@@ -129,8 +129,8 @@ void cgroup_format_cpu_max(uint32_t cpu_percent, uint64_t period_usec, char *buf
 	if (cpu_percent == 0)
 		snprintf(buf, size, "max %" PRIu64, period_usec);
 	else
-		snprintf(buf, size, "%" PRIu64 " %" PRIu64, cpu_quota_usec(cpu_percent, period_usec),
-			 period_usec);
+		snprintf(buf, size, "%" PRIu64 " %" PRIu64,
+			 cpu_quota_usec(cpu_percent, period_usec), period_usec);
 }
 
 int64_t cgroup_v1_cpu_quota(uint32_t cpu_percent, uint64_t period_usec)
@@ -286,7 +286,8 @@ int cg_mkdir(const char *path, sbx_error *err)
 int cg_rmdir(const struct cgroup_driver *d, const char *path, bool quiet, sbx_error *err)
 {
 	if (d->fake) {
-		/* The kernel drops a cgroup's interface files by itself; a test tree has real ones. */
+		/* The kernel drops a cgroup's interface files by itself; a test tree has real ones.
+		 */
 		_cleanup_close_ int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		DIR *dir = dfd >= 0 ? fdopendir(dfd) : NULL;
 		if (dir) {
@@ -418,8 +419,8 @@ int cgroup_driver_open(const char *mount_root, const char *base, struct cgroup_d
 /* Implemented in cgroup_systemd.c: whether systemd runs this machine. */
 bool cg_systemd_booted(void);
 
-int cgroup_driver_open_kind(enum cgroup_driver_kind kind, const char *mount_root,
-			    const char *base, struct cgroup_driver **ret, sbx_error *err)
+int cgroup_driver_open_kind(enum cgroup_driver_kind kind, const char *mount_root, const char *base,
+			    struct cgroup_driver **ret, sbx_error *err)
 {
 	if (!mount_root || mount_root[0] != '/')
 		return sbx_error_set(err, EINVAL, "cgroup mount root must be an absolute path");
@@ -467,8 +468,8 @@ int cgroup_driver_open_kind(enum cgroup_driver_kind kind, const char *mount_root
 	 * subtree it delegates to the service. */
 	if (kind == CGROUP_DRIVER_AUTO)
 		kind = detected == CGROUP_DRIVER_V2 && !d->fake && cg_systemd_booted()
-			       ? CGROUP_DRIVER_SYSTEMD
-			       : detected;
+			   ? CGROUP_DRIVER_SYSTEMD
+			   : detected;
 
 	switch (kind) {
 	case CGROUP_DRIVER_V2:
@@ -487,8 +488,8 @@ int cgroup_driver_open_kind(enum cgroup_driver_kind kind, const char *mount_root
 	case CGROUP_DRIVER_V1:
 	case CGROUP_DRIVER_HYBRID:
 		if (!found_v1 || !d->v1_dir[CG_V1_MEMORY])
-			return sbx_error_set(err, ENODEV,
-					     "no cgroup v1 memory hierarchy under %s", d->root);
+			return sbx_error_set(err, ENODEV, "no cgroup v1 memory hierarchy under %s",
+					     d->root);
 		if (kind == CGROUP_DRIVER_HYBRID && !found_unified)
 			return sbx_error_set(err, ENODEV, "no cgroup2 at %s/unified", d->root);
 		if (kind == CGROUP_DRIVER_V1) {
@@ -698,8 +699,7 @@ int cgroup_session_set_limits(struct cgroup_session *s, const struct cgroup_limi
 	return 0;
 }
 
-int cgroup_session_stats(const struct cgroup_session *s, struct cgroup_stats *ret,
-			 sbx_error *err)
+int cgroup_session_stats(const struct cgroup_session *s, struct cgroup_stats *ret, sbx_error *err)
 {
 	*ret = (struct cgroup_stats){0};
 	return s->d->ops->stats(s, ret, err);
@@ -743,19 +743,19 @@ static void kill_one(pid_t pid, void *data)
 	kill(pid, SIGKILL);
 }
 
-/* v1 freezer state: FROZEN once every task is stopped (FREEZING in between). */
-static int freezer_set(const char *dir, bool frozen, long deadline)
+/* v1 freezer: FROZEN once every task is stopped, FREEZING in between. A task stuck in
+ * uninterruptible sleep can hold FREEZING; then this round still sends the kills and
+ * the caller thaws anyway. Returns whether the freezer was written (so must be thawed). */
+static bool freezer_freeze(const char *dir)
 {
-	int r = cg_write(dir, "freezer.state", frozen ? "FROZEN" : "THAWED", NULL);
-	if (r < 0 || !frozen)
-		return r;
+	if (cg_write(dir, "freezer.state", "FROZEN", NULL) < 0)
+		return false;
+	long deadline = now_ms() + 100;
 	char buf[32];
-	while (cg_read(dir, "freezer.state", buf, sizeof(buf)) > 0 && strncmp(buf, "FROZEN", 6) != 0) {
-		if (now_ms() > deadline)
-			return -ETIMEDOUT;
+	while (cg_read(dir, "freezer.state", buf, sizeof(buf)) > 0 &&
+	       strncmp(buf, "FROZEN", 6) != 0 && now_ms() < deadline)
 		sleep_ms(1);
-	}
-	return 0;
+	return true;
 }
 
 int cgroup_session_kill(struct cgroup_session *s, sbx_error *err)
@@ -798,12 +798,13 @@ int cgroup_session_kill(struct cgroup_session *s, sbx_error *err)
 		if (!via_kill_file) {
 			/* Freezing first means nothing forks between reading the list and the
 			 * kill; without a freezer the loop catches the children next round. */
-			bool frozen = freezer && freezer_set(freezer, true, deadline) == 0;
+			bool frozen = freezer && freezer_freeze(freezer);
 			cg_for_each_proc(track, kill_one, NULL);
 			if (s->v2_path && track != s->v2_path)
 				cg_for_each_proc(s->v2_path, kill_one, NULL);
+			/* SIGKILL is delivered to frozen tasks only once they thaw. */
 			if (frozen)
-				freezer_set(freezer, false, deadline);
+				cg_write(freezer, "freezer.state", "THAWED", NULL);
 		}
 		sleep_ms(round < 10 ? 1 : 10);
 	}

@@ -48,12 +48,12 @@
 
 /* Every field is applied by create and by set_limits (live change = the whole resolved set). */
 struct cgroup_limits {
-	uint64_t memory_max;  /* bytes; 0 or CGROUP_LIMIT_MAX = no limit */
-	uint64_t swap_max;    /* bytes of swap on top of memory_max; 0 = no swap; CGROUP_LIMIT_MAX */
-	uint32_t pids_max;    /* 0 = no limit */
+	uint64_t memory_max; /* bytes; 0 or CGROUP_LIMIT_MAX = no limit */
+	uint64_t swap_max;   /* bytes of swap on top of memory_max; 0 = no swap; CGROUP_LIMIT_MAX */
+	uint32_t pids_max;   /* 0 = no limit */
 	uint32_t cpu_percent; /* 100 = one core, 50 = half a core; 0 = no limit */
 	uint64_t io_weight;   /* 1..10000 (v2 io.weight; v1 blkio.weight scaled to 10..1000);
-	                         0 = leave the controller's default; skipped without the controller */
+				 0 = leave the controller's default; skipped without the controller */
 };
 
 /* Fills *l with the CGROUP_DEFAULT_* values. */
@@ -61,12 +61,12 @@ void cgroup_limits_default(struct cgroup_limits *l);
 
 struct cgroup_stats {
 	uint64_t memory_current;    /* bytes */
-	uint64_t memory_peak;       /* bytes (v2 memory.peak, v1 memory.max_usage_in_bytes) */
-	uint64_t memory_max;        /* the limit in force, CGROUP_LIMIT_MAX if none */
+	uint64_t memory_peak;	    /* bytes (v2 memory.peak, v1 memory.max_usage_in_bytes) */
+	uint64_t memory_max;	    /* the limit in force, CGROUP_LIMIT_MAX if none */
 	uint64_t memory_limit_hits; /* v2 memory.events "max", v1 memory.failcnt */
-	uint64_t oom_kills;         /* v2 memory.events "oom_kill", v1 memory.oom_control "oom_kill" */
+	uint64_t oom_kills; /* v2 memory.events "oom_kill", v1 memory.oom_control "oom_kill" */
 	uint64_t pids_current;
-	uint64_t pids_max;        /* the limit in force, CGROUP_LIMIT_MAX if none */
+	uint64_t pids_max;	  /* the limit in force, CGROUP_LIMIT_MAX if none */
 	uint64_t pids_limit_hits; /* pids.events "max" */
 	uint64_t cpu_usage_usec;  /* v2 cpu.stat usage_usec, v1 cpuacct.usage / 1000 */
 };
@@ -89,8 +89,8 @@ struct cgroup_session;
 int cgroup_driver_open(const char *mount_root, const char *base, struct cgroup_driver **ret,
 		       sbx_error *err);
 /* The same with the driver forced (CGROUP_DRIVER_AUTO = detect). */
-int cgroup_driver_open_kind(enum cgroup_driver_kind kind, const char *mount_root,
-			    const char *base, struct cgroup_driver **ret, sbx_error *err);
+int cgroup_driver_open_kind(enum cgroup_driver_kind kind, const char *mount_root, const char *base,
+			    struct cgroup_driver **ret, sbx_error *err);
 void cgroup_driver_free(struct cgroup_driver *d);
 /* "v1", "v2", "hybrid", "systemd". */
 const char *cgroup_driver_name(const struct cgroup_driver *d);
@@ -108,8 +108,7 @@ int cgroup_session_attach(const struct cgroup_session *s, pid_t pid, sbx_error *
 /* Live change of every limit (memory, swap, pids, cpu, io). */
 int cgroup_session_set_limits(struct cgroup_session *s, const struct cgroup_limits *limits,
 			      sbx_error *err);
-int cgroup_session_stats(const struct cgroup_session *s, struct cgroup_stats *ret,
-			 sbx_error *err);
+int cgroup_session_stats(const struct cgroup_session *s, struct cgroup_stats *ret, sbx_error *err);
 /* Number of processes in the session (0 = empty). */
 int cgroup_session_nprocs(const struct cgroup_session *s, sbx_error *err);
 /* SIGKILLs every process, including ones forked during the kill, and waits (bounded, about 5 s)

@@ -29,12 +29,12 @@ struct cg_ops;
 struct cgroup_driver {
 	enum cgroup_driver_kind kind;
 	const struct cg_ops *ops;
-	char *root;              /* the mount root given to open */
-	char *base;              /* "sandboxd" */
-	bool fake;               /* no cgroup filesystem under root: a test tree */
-	bool libcgroup;          /* v1 and hybrid on real mounts: libcgroup is initialised */
-	char *v1_dir[CG_V1_N];   /* hierarchy mount directory, NULL when the controller is absent */
-	char *v2_dir;            /* the cgroup2 directory <base> lives in (v2, hybrid, systemd) */
+	char *root;	       /* the mount root given to open */
+	char *base;	       /* "sandboxd" */
+	bool fake;	       /* no cgroup filesystem under root: a test tree */
+	bool libcgroup;	       /* v1 and hybrid on real mounts: libcgroup is initialised */
+	char *v1_dir[CG_V1_N]; /* hierarchy mount directory, NULL when the controller is absent */
+	char *v2_dir;	       /* the cgroup2 directory <base> lives in (v2, hybrid, systemd) */
 };
 
 struct cgroup_session {
@@ -42,7 +42,7 @@ struct cgroup_session {
 	char *user;
 	char *id;
 	char *v1_path[CG_V1_N]; /* <v1_dir>/<base>/<user>/<id>, NULL when absent */
-	char *v2_path;          /* <v2_dir>/<base>/<user>/<id> or NULL */
+	char *v2_path;		/* <v2_dir>/<base>/<user>/<id> or NULL */
 	/* Distinct "<dir>/cgroup.procs" paths, computed at create so that enter needs no malloc. */
 	char procs[CG_MAX_DIRS][4096];
 	size_t n_procs;

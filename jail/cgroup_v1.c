@@ -105,11 +105,12 @@ static int lcg_build(const struct cgroup_session *s, bool session_level,
 			break;
 		}
 		case CG_V1_CPU:
-			ret = cgroup_add_value_uint64(ctl, "cpu.cfs_period_us", CGROUP_CPU_PERIOD_USEC);
+			ret = cgroup_add_value_uint64(ctl, "cpu.cfs_period_us",
+						      CGROUP_CPU_PERIOD_USEC);
 			if (!ret)
 				ret = cgroup_add_value_int64(
-					ctl, "cpu.cfs_quota_us",
-					cgroup_v1_cpu_quota(l->cpu_percent, CGROUP_CPU_PERIOD_USEC));
+				    ctl, "cpu.cfs_quota_us",
+				    cgroup_v1_cpu_quota(l->cpu_percent, CGROUP_CPU_PERIOD_USEC));
 			break;
 		case CG_V1_BLKIO:
 			if (l->io_weight && cg_has(d->v1_dir[c], "blkio.weight"))
@@ -149,7 +150,7 @@ static int files_write_values(const struct cgroup_session *s, const struct cgrou
 	}
 	if (blkio && l->io_weight && cg_has(blkio, "blkio.weight") &&
 	    (r = cg_write_u64(blkio, "blkio.weight", cgroup_v1_blkio_weight(l->io_weight), err)) <
-		    0)
+		0)
 		return r;
 	return 0;
 }
@@ -241,7 +242,8 @@ static int v1_create(struct cgroup_session *s, const struct cgroup_limits *l, sb
 			return lcg_fail(err, ret, "cgroup_create_cgroup");
 	} else {
 		for (int c = 0; c < CG_V1_N; c++)
-			if (d->v1_dir[c] && (r = mkdir_levels(d, d->v1_dir[c], s->user, s->id, err)) < 0)
+			if (d->v1_dir[c] &&
+			    (r = mkdir_levels(d, d->v1_dir[c], s->user, s->id, err)) < 0)
 				return r;
 		if ((r = files_write_values(s, l, err)) < 0)
 			return r;
@@ -314,7 +316,8 @@ static int v1_attach(const struct cgroup_session *s, pid_t pid, sbx_error *err)
 			return lcg_fail(err, ret, "cgroup_attach_task_pid");
 	} else {
 		for (int c = 0; c < CG_V1_N; c++)
-			if (s->v1_path[c] && (r = cg_write(s->v1_path[c], "cgroup.procs", buf, err)) < 0)
+			if (s->v1_path[c] &&
+			    (r = cg_write(s->v1_path[c], "cgroup.procs", buf, err)) < 0)
 				return r;
 	}
 	if (s->v2_path && (r = cg_write(s->v2_path, "cgroup.procs", buf, err)) < 0)
@@ -358,10 +361,10 @@ static int v1_remove(struct cgroup_session *s, sbx_error *err)
 }
 
 const struct cg_ops cg_v1_ops = {
-	.name = "v1",
-	.create = v1_create,
-	.set_limits = v1_set_limits,
-	.stats = v1_stats,
-	.attach = v1_attach,
-	.remove = v1_remove,
+    .name = "v1",
+    .create = v1_create,
+    .set_limits = v1_set_limits,
+    .stats = v1_stats,
+    .attach = v1_attach,
+    .remove = v1_remove,
 };

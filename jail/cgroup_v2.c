@@ -162,10 +162,10 @@ static int v2_remove(struct cgroup_session *s, sbx_error *err)
 }
 
 const struct cg_ops cg_v2_ops = {
-	.name = "v2",
-	.create = v2_create,
-	.set_limits = v2_set_limits,
-	.stats = v2_stats,
-	.attach = v2_attach,
-	.remove = v2_remove,
+    .name = "v2",
+    .create = v2_create,
+    .set_limits = v2_set_limits,
+    .stats = v2_stats,
+    .attach = v2_attach,
+    .remove = v2_remove,
 };

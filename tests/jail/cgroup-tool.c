@@ -13,7 +13,8 @@
  *   cgroup-tool ... churn USER SID N                  leaves N forkers whose children fork
  *                                                     on and on (a live fork bomb to kill)
  *   cgroup-tool ... kill USER SID | destroy USER SID | nprocs USER SID
- * -k v1|v2|hybrid forces the driver (v1 on the hybrid machine: kill without cgroup.kill).  *   cgroup-tool ... sweep                             every session under BASE is an orphan */
+ * -k v1|v2|hybrid forces the driver (v1 on the hybrid machine: kill without cgroup.kill).  *
+ * cgroup-tool ... sweep                             every session under BASE is an orphan */
 #include "config.h"
 
 #include <errno.h>
@@ -45,10 +46,14 @@ static uint64_t parse_size(const char *s)
 	char *end;
 	uint64_t v = strtoull(s, &end, 10);
 	switch (*end) {
-	case 'K': return v << 10;
-	case 'M': return v << 20;
-	case 'G': return v << 30;
-	default: return v;
+	case 'K':
+		return v << 10;
+	case 'M':
+		return v << 20;
+	case 'G':
+		return v << 30;
+	default:
+		return v;
 	}
 }
 
@@ -56,19 +61,30 @@ static void parse_limits(int argc, char **argv, struct cgroup_limits *l)
 {
 	cgroup_limits_default(l);
 	static const struct option opts[] = {
-		{"memory", required_argument, NULL, 'm'}, {"swap", required_argument, NULL, 's'},
-		{"pids", required_argument, NULL, 'p'},   {"cpu", required_argument, NULL, 'c'},
-		{NULL, 0, NULL, 0},
+	    {"memory", required_argument, NULL, 'm'},
+	    {"swap", required_argument, NULL, 's'},
+	    {"pids", required_argument, NULL, 'p'},
+	    {"cpu", required_argument, NULL, 'c'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'm': l->memory_max = parse_size(optarg); break;
-		case 's': l->swap_max = parse_size(optarg); break;
-		case 'p': l->pids_max = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'c': l->cpu_percent = (uint32_t)strtoul(optarg, NULL, 10); break;
-		default: exit(2);
+		case 'm':
+			l->memory_max = parse_size(optarg);
+			break;
+		case 's':
+			l->swap_max = parse_size(optarg);
+			break;
+		case 'p':
+			l->pids_max = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'c':
+			l->cpu_percent = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		default:
+			exit(2);
 		}
 	}
 }
@@ -305,8 +321,8 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "-b") == 0)
 			base = argv[i + 1];
 		else if (strcmp(argv[i], "-k") == 0)
-			kind = strcmp(argv[i + 1], "v1") == 0	  ? CGROUP_DRIVER_V1
-			       : strcmp(argv[i + 1], "v2") == 0	  ? CGROUP_DRIVER_V2
+			kind = strcmp(argv[i + 1], "v1") == 0	    ? CGROUP_DRIVER_V1
+			       : strcmp(argv[i + 1], "v2") == 0	    ? CGROUP_DRIVER_V2
 			       : strcmp(argv[i + 1], "hybrid") == 0 ? CGROUP_DRIVER_HYBRID
 								    : CGROUP_DRIVER_SYSTEMD;
 		else
