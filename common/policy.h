@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define POLICY_DEFAULT_DIR SYSCONFDIR "/sandboxd/policy"
 /* User and group names: [a-z_][a-z0-9_.-]*, at most this long. */
@@ -148,6 +149,11 @@ const struct policy_entry *policy_store_user(const struct policy_store *store, c
  * needs from DIR; a broken file among them is an error. */
 int policy_resolve(const char *dir, const char *user, const char *const *groups,
 		   struct policy_effective *ret, sbx_error *err);
+/* The names of USER's groups as NSS reports them (getgrouplist: the primary group GID and every
+ * supplementary one; a gid without a name is skipped), as a NULL-terminated array for
+ * policy_resolve. Free with policy_groups_free. */
+int policy_user_groups(const char *user, gid_t gid, char ***ret, sbx_error *err);
+void policy_groups_free(char **groups);
 /* The same from a loaded store; cannot fail. */
 void policy_store_resolve(const struct policy_store *store, const char *user,
 			  const char *const *groups, struct policy_effective *ret);

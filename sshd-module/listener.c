@@ -155,7 +155,7 @@ static void listener_accept(struct listener *l, int lsock, int sfd)
 	int fd = accept4(lsock, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	struct connection conn = {.fd = fd, .inetd_in = -1, .inetd_out = -1};
+	struct connection conn = {.fd = fd};
 	char port[16] = "0";
 	if (getnameinfo((struct sockaddr *)&ss, len, conn.remote_addr, sizeof(conn.remote_addr),
 			port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)

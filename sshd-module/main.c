@@ -8,6 +8,7 @@
 #include "jail/cgroup.h"
 #include "jail/jail.h"
 #include "sshd-module/hostkeys.h"
+#include "sshd-module/inetd_relay.h"
 #include "sshd-module/listener.h"
 #include "sshd-module/monitor.h"
 
@@ -32,7 +33,7 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: sandboxd [-f FILE] [-D] [-d] [-i] [-t] [-p PORT] [-E LOGFILE] "
+	fprintf(out, "usage: sandboxd [-f FILE] [-D] [-d] [-i] [-t | -T] [-p PORT] [-E LOGFILE] "
 		     "[-o Keyword=Value]\n");
 }
 
@@ -87,7 +88,7 @@ static int prepare_privsep(const struct sbx_config *cfg, sbx_error *err)
 static int serve_inetd(const struct sbx_config *cfg, const struct sandbox_runtime *runtime,
 		       const struct hostkeys *keys)
 {
-	struct connection conn = {.fd = -1, .inetd_in = -1, .inetd_out = -1, .startup_fd = -1};
+	struct connection conn = {.fd = -1, .startup_fd = -1};
 	struct stat st;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -101,9 +102,14 @@ static int serve_inetd(const struct sbx_config *cfg, const struct sandbox_runtim
 			snprintf(conn.remote_addr, sizeof(conn.remote_addr), "UNKNOWN");
 		conn.remote_port = atoi(port);
 	} else {
-		/* A ProxyCommand pipe pair: the monitor relays it to a socket for libssh. */
-		conn.inetd_in = fcntl(0, F_DUPFD_CLOEXEC, 3);
-		conn.inetd_out = fcntl(1, F_DUPFD_CLOEXEC, 3);
+		/* A ProxyCommand pipe pair, relayed to a socket for libssh. */
+		sbx_error err = {0};
+		conn.fd = inetd_relay_start(fcntl(0, F_DUPFD_CLOEXEC, 3), fcntl(1, F_DUPFD_CLOEXEC, 3),
+					    cfg->privsep_user, &err);
+		if (conn.fd < 0) {
+			log_error("%s", err.msg);
+			return 1;
+		}
 		snprintf(conn.remote_addr, sizeof(conn.remote_addr), "localhost");
 	}
 	/* Nothing but SSH may reach the client on stdout. */
@@ -133,11 +139,11 @@ int main(int argc, char **argv)
 	const char *config_path = SANDBOXD_DEFAULT_CONFIG;
 	const char *options[MAX_OPTIONS];
 	size_t n_options = 0;
-	bool foreground = false, debug = false, inetd = false, test_only = false;
+	bool foreground = false, debug = false, inetd = false, test_only = false, dump = false;
 	const char *log_path = NULL;
 	char port_option[32];
 	int c;
-	while ((c = getopt(argc, argv, "f:Dditp:o:E:h")) != -1) {
+	while ((c = getopt(argc, argv, "f:DditTp:o:E:h")) != -1) {
 		switch (c) {
 		case 'f':
 			config_path = optarg;
@@ -154,6 +160,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			test_only = true;
+			break;
+		case 'T':
+			test_only = dump = true;
 			break;
 		case 'p':
 			snprintf(port_option, sizeof(port_option), "Port=%s", optarg);
@@ -195,6 +204,8 @@ int main(int argc, char **argv)
 		int r = prepare_privsep(&cfg, &err);
 		if (r == 0 && access(cfg.runner_path, X_OK) < 0)
 			r = sbx_error_errno(&err, errno, "RunnerPath %s", cfg.runner_path);
+		if (r == 0 && dump)
+			config_dump(&cfg, stdout);
 		config_free(&cfg);
 		if (r < 0) {
 			fprintf(stderr, "%s: %s\n", config_path, err.msg);
@@ -256,7 +267,10 @@ int main(int argc, char **argv)
 	}
 	if (write_pid_file(cfg.pid_file) < 0)
 		log_warning("cannot write %s: %m", cfg.pid_file);
+	/* The listener owns (and frees) the configuration from here on. */
+	_cleanup_free_ char *pid_file = strdup(cfg.pid_file);
 	int status = listener_run(&params, &runtime, &cfg, &keys);
-	unlink(cfg.pid_file);
+	if (pid_file)
+		unlink(pid_file);
 	return status;
 }

@@ -91,41 +91,6 @@ static int monitor_dispatch(struct monitor *m, struct wire_msg *req)
 	return monitor_handlers[req->type](m, req);
 }
 
-/* -i with stdin/stdout that are not one socket: the monitor copies the encrypted bytes between
- * them and the network child's socket without looking at them. */
-struct relay {
-	int from, to;
-	char buf[65536];
-	size_t len, off;
-	bool eof;
-};
-
-static void relay_pump(struct relay *r, short revents)
-{
-	if (r->len == 0 && !r->eof && (revents & (POLLIN | POLLHUP | POLLERR))) {
-		ssize_t n = read(r->from, r->buf, sizeof(r->buf));
-		if (n > 0) {
-			r->len = (size_t)n;
-			r->off = 0;
-		} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-			r->eof = true;
-			shutdown(r->to, SHUT_WR);
-		}
-	}
-	while (r->off < r->len) {
-		ssize_t n = write(r->to, r->buf + r->off, r->len - r->off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r->eof = true;
-			break;
-		}
-		r->off += (size_t)n;
-	}
-	if (r->off >= r->len)
-		r->len = r->off = 0;
-}
-
 static int monitor_fork_net_child(struct monitor *m, const struct hostkeys *keys, int client_fd)
 {
 	int sv[2];
@@ -167,16 +132,6 @@ int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runt
 	static struct wire_msg req;
 
 	int client_fd = conn->fd;
-	int relay_fd = -1;
-	if (conn->inetd_in >= 0) {
-		int sv[2];
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-			log_error("socketpair: %m");
-			return 1;
-		}
-		client_fd = sv[1];
-		relay_fd = sv[0];
-	}
 
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -190,10 +145,7 @@ int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runt
 		log_error("cannot start the network child: %s", strerror(-r));
 		return 1;
 	}
-	if (relay_fd >= 0)
-		close(client_fd);
-	else
-		close(conn->fd);
+	close(client_fd);
 
 	struct sigaction sa = {.sa_handler = monitor_on_alarm};
 	sigaction(SIGALRM, &sa, NULL);
@@ -204,9 +156,6 @@ int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runt
 		alarm(cfg->login_grace_time);
 	}
 
-	struct relay up = {.from = conn->inetd_in, .to = relay_fd};
-	struct relay down = {.from = relay_fd, .to = conn->inetd_out};
-
 	int status = 0;
 	for (;;) {
 		if (monitor_grace_expired()) {
@@ -215,13 +164,11 @@ int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runt
 			status = 1;
 			break;
 		}
-		struct pollfd pfd[4 + MONITOR_MAX_CHANNELS * MONITOR_CHANNEL_FDS] = {
+		struct pollfd pfd[2 + MONITOR_MAX_CHANNELS * MONITOR_CHANNEL_FDS] = {
 			{.fd = m.sock, .events = POLLIN},
 			{.fd = sfd, .events = POLLIN},
-			{.fd = relay_fd >= 0 && !up.eof ? up.from : -1, .events = POLLIN},
-			{.fd = relay_fd >= 0 && !down.eof ? down.from : -1, .events = POLLIN},
 		};
-		size_t n = monitor_channel_pollfds(&m, pfd, 4);
+		size_t n = monitor_channel_pollfds(&m, pfd, 2);
 		int next_clock = monitor_session_clocks(&m);
 		if (m.ended_by)
 			break;
@@ -235,11 +182,7 @@ int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runt
 			status = 1;
 			break;
 		}
-		if (pfd[2].revents)
-			relay_pump(&up, pfd[2].revents);
-		if (pfd[3].revents)
-			relay_pump(&down, pfd[3].revents);
-		monitor_reap_channels(&m, pfd + 4, n - 4);
+		monitor_reap_channels(&m, pfd + 2, n - 2);
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			bool stop = false;
@@ -295,7 +238,5 @@ int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runt
 		close(m.sock);
 	if (sfd >= 0)
 		close(sfd);
-	if (relay_fd >= 0)
-		close(relay_fd);
 	return status;
 }

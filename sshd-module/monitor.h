@@ -21,8 +21,7 @@
 #define SESSION_ID_LEN 16
 
 struct connection {
-	int fd;              /* the client's socket (or one end of the inetd relay) */
-	int inetd_in, inetd_out; /* -i mode with non-socket stdio: relayed by the monitor; else -1 */
+	int fd; /* the client's socket (or the inetd relay's) */
 	char remote_addr[64];
 	int remote_port;
 	char session_id[SESSION_ID_LEN + 1];

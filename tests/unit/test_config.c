@@ -46,6 +46,7 @@ static const char *const all_keywords[] = {
     "PrivsepUser",
     "PubkeyAuthentication",
     "RunnerPath",
+    "RuntimeDirectory",
 };
 
 static int group_setup(void **state)

@@ -1,0 +1,86 @@
+/* sandboxctl lock|unlock USER: locked=yes at the user's level, or its removal. */
+#include "config.h"
+
+#include "admin/ctl_commands.h"
+#include "admin/ctl_util.h"
+
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Checks "COMMAND USER" and returns the user's level, or an exit status. */
+static int parse_user(int argc, char **argv, struct policy_level *ret)
+{
+	static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	int c, r;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (c == 'h') {
+			printf("Usage: sandboxctl %s USER\n", argv[0]);
+			return -1;
+		}
+		return ctl_usage_error("%s: unknown option '%s'", argv[0], argv[optind - 1]);
+	}
+	if (argc - optind != 1)
+		return ctl_usage_error("usage: %s USER", argv[0]);
+	r = ctl_parse_level(argv[optind], ret);
+	if (r)
+		return r;
+	if (ret->kind != POLICY_LEVEL_USER)
+		return ctl_usage_error("%s: expected a user name, not %s", argv[0], argv[optind]);
+	r = ctl_require_admin(true);
+	if (r)
+		return r;
+	return ctl_check_level_exists(ret);
+}
+
+int ctl_lock_main(int argc, char **argv)
+{
+	static const char *const assignment[] = {"locked=yes"};
+	struct policy_level level;
+	sbx_error err;
+	int r = parse_user(argc, argv, &level);
+
+	if (r)
+		return r < 0 ? CTL_EXIT_OK : r;
+	if (policy_set(ctl_options.policy_dir, &level, assignment, 1, &err) < 0) {
+		ctl_error("%s", err.msg);
+		return CTL_EXIT_FAILURE;
+	}
+	return CTL_EXIT_OK;
+}
+
+int ctl_unlock_main(int argc, char **argv)
+{
+	static const char *const key[] = {"locked"};
+	struct policy_effective eff;
+	struct passwd *pw;
+	struct policy_level level;
+	char **groups = NULL;
+	sbx_error err;
+	int r = parse_user(argc, argv, &level);
+
+	if (r)
+		return r < 0 ? CTL_EXIT_OK : r;
+	if (policy_unset(ctl_options.policy_dir, &level, key, 1, NULL, &err) < 0) {
+		ctl_error("%s", err.msg);
+		return CTL_EXIT_FAILURE;
+	}
+	/* A course or the default may lock too: say so rather than report a success that is not. */
+	pw = getpwnam(level.name);
+	if (pw && policy_user_groups(level.name, pw->pw_gid, &groups, &err) == 0 &&
+	    policy_resolve(ctl_options.policy_dir, level.name, (const char *const *)groups, &eff,
+			   &err) == 0 &&
+	    eff.value[POLICY_LOCKED]) {
+		ctl_error("%s is still locked by %s (sandboxctl quota set %s locked=no overrides "
+			    "it)",
+			    level.name, eff.source[POLICY_LOCKED], level.name);
+		policy_groups_free(groups);
+		return CTL_EXIT_FAILURE;
+	}
+	policy_groups_free(groups);
+	return CTL_EXIT_OK;
+}
