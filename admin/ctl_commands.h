@@ -6,3 +6,4 @@ int ctl_quota_main(int argc, char **argv);
 int ctl_lock_main(int argc, char **argv);
 int ctl_unlock_main(int argc, char **argv);
 int ctl_status_main(int argc, char **argv);
+int ctl_audit_main(int argc, char **argv);

@@ -76,8 +76,8 @@ int ctl_unlock_main(int argc, char **argv)
 			   &err) == 0 &&
 	    eff.value[POLICY_LOCKED]) {
 		ctl_error("%s is still locked by %s (sandboxctl quota set %s locked=no overrides "
-			    "it)",
-			    level.name, eff.source[POLICY_LOCKED], level.name);
+			  "it)",
+			  level.name, eff.source[POLICY_LOCKED], level.name);
 		policy_groups_free(groups);
 		return CTL_EXIT_FAILURE;
 	}

@@ -155,7 +155,9 @@ static void json_limits(FILE *out, const struct policy_values *v)
 
 static const char *level_kind_name(enum policy_level_kind kind)
 {
-	return kind == POLICY_LEVEL_DEFAULT ? "default" : kind == POLICY_LEVEL_GROUP ? "group" : "user";
+	return kind == POLICY_LEVEL_DEFAULT ? "default"
+	       : kind == POLICY_LEVEL_GROUP ? "group"
+					    : "user";
 }
 
 /* The level as sandboxctl writes it on a command line: default, @cs101, alice. */
@@ -254,8 +256,8 @@ static int show_level(const struct policy_level *level, bool json)
 		if (!v.set[k])
 			continue;
 		policy_format_value((enum policy_key)k, v.value[k], value, sizeof(value));
-		r = ctl_table_add(&t, (const char *const[]){policy_key_name((enum policy_key)k),
-							    value});
+		r = ctl_table_add(
+		    &t, (const char *const[]){policy_key_name((enum policy_key)k), value});
 		n++;
 	}
 	if (r == 0 && n)
@@ -355,8 +357,8 @@ static int list_table_one(const struct policy_level *level, const struct policy_
 			continue;
 		any = true;
 		policy_format_value((enum policy_key)k, v->value[k], value, sizeof(value));
-		if (ctl_table_add(t, (const char *const[]){spec, policy_key_name((enum policy_key)k),
-							   value}) < 0)
+		if (ctl_table_add(t, (const char *const[]){
+					 spec, policy_key_name((enum policy_key)k), value}) < 0)
 			return -ENOMEM;
 	}
 	/* A file with only comments is still a level the admin created. */

@@ -52,8 +52,8 @@ static void check_daemon(const char *pid_file, struct status *s)
 	if (c && fgets(comm, sizeof(comm), c))
 		comm[strcspn(comm, "\n")] = '\0';
 	if (c && strcmp(comm, "sandboxd") != 0) {
-		snprintf(s->daemon, sizeof(s->daemon),
-			 "not running (stale %s: pid %ld is %.20s)", pid_file, pid, comm);
+		snprintf(s->daemon, sizeof(s->daemon), "not running (stale %s: pid %ld is %.20s)",
+			 pid_file, pid, comm);
 		return;
 	}
 	s->pid = pid;

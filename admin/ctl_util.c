@@ -94,7 +94,8 @@ int ctl_require_admin(bool write)
 int ctl_check_level_exists(const struct policy_level *level)
 {
 	switch (level->kind) {
-	case POLICY_LEVEL_DEFAULT: return 0;
+	case POLICY_LEVEL_DEFAULT:
+		return 0;
 	case POLICY_LEVEL_GROUP:
 		errno = 0;
 		if (getgrnam(level->name))
@@ -170,7 +171,8 @@ void ctl_table_print(const struct ctl_table *t, FILE *out)
 			if (c + 1 == t->n_cols)
 				fprintf(out, "%s\n", cell);
 			else
-				fprintf(out, "%-*s  ", (int)width[c < ELEMENTSOF(width) ? c : 0], cell);
+				fprintf(out, "%-*s  ", (int)width[c < ELEMENTSOF(width) ? c : 0],
+					cell);
 		}
 	}
 }

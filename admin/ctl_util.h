@@ -19,7 +19,7 @@ enum {
 
 /* Global options, set by main before a command runs. */
 struct ctl_options {
-	const char *policy_dir;  /* --policy-dir, default POLICY_DEFAULT_DIR */
+	const char *policy_dir;	 /* --policy-dir, default POLICY_DEFAULT_DIR */
 	const char *config_file; /* --config, default SANDBOXD_DEFAULT_CONFIG */
 };
 extern struct ctl_options ctl_options;

@@ -25,6 +25,7 @@ static const struct ctl_command commands[] = {
     {"lock", ctl_lock_main, "lock USER"},
     {"unlock", ctl_unlock_main, "unlock USER"},
     {"status", ctl_status_main, "status [--json]"},
+    {"audit", ctl_audit_main, "audit [--user U] [--event E] [--since T] [-f] [--json] [--verify]"},
 };
 
 static void usage(FILE *out)
@@ -57,10 +58,18 @@ int main(int argc, char **argv)
 	/* '+': options after the command belong to the command. */
 	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
 		switch (c) {
-		case 'P': ctl_options.policy_dir = optarg; break;
-		case 'C': ctl_options.config_file = optarg; break;
-		case 'h': usage(stdout); return CTL_EXIT_OK;
-		case 'V': printf("sandboxctl %s\n", PACKAGE_VERSION); return CTL_EXIT_OK;
+		case 'P':
+			ctl_options.policy_dir = optarg;
+			break;
+		case 'C':
+			ctl_options.config_file = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return CTL_EXIT_OK;
+		case 'V':
+			printf("sandboxctl %s\n", PACKAGE_VERSION);
+			return CTL_EXIT_OK;
 		case ':':
 			return ctl_usage_error("option '%s' needs an argument", argv[optind - 1]);
 		default:

@@ -29,11 +29,12 @@
 #include <systemd/sd-journal.h>
 
 #define AUDIT_FLOODS 32
-#define AUDIT_FLOOD_QUIET_USEC 1000000ULL    /* a flood has stopped after 1 s without drops */
-#define AUDIT_DISK_CHECK_USEC 1000000ULL     /* statvfs at most once a second */
+#define AUDIT_FLOOD_QUIET_USEC 1000000ULL /* a flood has stopped after 1 s without drops */
+#define AUDIT_DISK_CHECK_USEC 1000000ULL  /* statvfs at most once a second */
 #define AUDIT_BATCH_SYNC_USEC 1000000ULL
-#define AUDIT_TAIL_MAX (4 * 1024 * 1024)     /* a last "line" longer than this is not ours */
+#define AUDIT_TAIL_MAX (4 * 1024 * 1024) /* a last "line" longer than this is not ours */
 #define AUDIT_ID_MAX 64
+#define AUDIT_JOURNAL_SOCKET "/run/systemd/journal/socket"
 
 struct audit_flood {
 	bool used;
@@ -72,7 +73,6 @@ struct audit {
 	struct audit_flood floods[AUDIT_FLOODS];
 	struct audit_stats stats;
 	struct audit_buf line;
-	bool in_summary; /* writing a summary: no flood logic for it */
 };
 
 static uint64_t now_realtime_usec(void)
@@ -92,8 +92,7 @@ static int lock_fd(int fd)
 
 static int open_file(const char *path, sbx_error *err)
 {
-	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW,
-		      0640);
+	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0640);
 	if (fd < 0 && errno == ENOENT) {
 		/* The directory (/var/log/sandboxd) may not exist on a fresh install. */
 		_cleanup_free_ char *dir = strdup(path);
@@ -173,7 +172,8 @@ static int sync_tail(struct audit *a, int fd, off_t size, bool *ret_torn)
 		memcpy(a->last_hash, claimed, sizeof(a->last_hash));
 		audit_record_free(&rec);
 	} else {
-		/* Not a record of ours (torn or edited): chain to its bytes; --verify will name it. */
+		/* Not a record of ours (torn or edited): chain to its bytes; --verify will name it.
+		 */
 		sha256_hex(tail.data, tail.len, a->last_hash);
 	}
 	a->have_last = true;
@@ -219,6 +219,27 @@ static int follow_rename(struct audit *a, bool *ret_rotated)
 	return lock_fd(a->fd);
 }
 
+/* A new, empty file without a chain to continue in this process: if logrotate's "<file>.1" is
+ * there (rotated while no writer had the file open, e.g. with the daemon stopped), continue its
+ * chain. Taking its lock while holding the new file's is safe: nobody holds an old file's lock
+ * while waiting for a new one's (follow_rename lets go first). */
+static bool continue_predecessor(struct audit *a)
+{
+	_cleanup_free_ char *old = NULL;
+	if (asprintf(&old, "%s.1", a->path) < 0)
+		return false;
+	_cleanup_close_ int fd = open(old, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	struct stat st;
+	bool torn;
+	int r = -1;
+	if (fd < 0 || lock_fd(fd) < 0)
+		return false;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+		r = sync_tail(a, fd, st.st_size, &torn);
+	(void)flock(fd, LOCK_UN);
+	return r == 0;
+}
+
 static int file_append(struct audit *a, const struct audit_event_info *ev,
 		       const struct audit_field *fields, size_t n, uint64_t now)
 {
@@ -247,6 +268,7 @@ static int file_append(struct audit *a, const struct audit_event_info *ev,
 		if (!rotated) {
 			a->have_last = false;
 			a->last_seq = 0;
+			rotated = continue_predecessor(a);
 		}
 	} else if (!a->cache_valid || st.st_size != a->cached_size) {
 		if ((r = sync_tail(a, a->fd, st.st_size, &torn)) < 0)
@@ -257,7 +279,8 @@ static int file_append(struct audit *a, const struct audit_event_info *ev,
 	if (rotated)
 		snprintf(prev, sizeof(prev), "%s%s", AUDIT_ROTATED_PREFIX, a->last_hash);
 	else
-		snprintf(prev, sizeof(prev), "%s", a->have_last ? a->last_hash : AUDIT_GENESIS_PREV);
+		snprintf(prev, sizeof(prev), "%s",
+			 a->have_last ? a->last_hash : AUDIT_GENESIS_PREV);
 
 	audit_format_time(now, time);
 	a->line.len = 0;
@@ -374,6 +397,9 @@ static int journal_send(struct audit *a, const struct audit_event_info *ev,
 		*p++ = '\0';
 	}
 	r = sd_journal_sendv(iov, (int)k);
+	/* libsystemd drops records silently when the socket is missing; count that too. */
+	if (r == 0 && access(AUDIT_JOURNAL_SOCKET, F_OK) < 0)
+		r = -errno;
 out:
 	audit_buf_free(&msg);
 	return r;
@@ -417,8 +443,7 @@ static void write_summary(struct audit *a, const char *user, const char *session
 	f[n++] = (struct audit_field){"SANDBOX_SUPPRESSED_EVENT", audit_event_name(what)};
 	f[n++] = (struct audit_field){"SANDBOX_COUNT", num};
 	f[n++] = (struct audit_field){"SANDBOX_REASON", reason};
-	(void)write_record(a, audit_event_info(AUDIT_EVENTS_SUPPRESSED), f, n,
-			   now_realtime_usec());
+	(void)write_record(a, audit_event_info(AUDIT_EVENTS_SUPPRESSED), f, n, now_realtime_usec());
 }
 
 static void flood_summarise(struct audit *a, struct audit_flood *fl)
@@ -440,7 +465,8 @@ static struct audit_flood *flood_get(struct audit *a, enum audit_event event, co
 				free_slot = fl;
 			continue;
 		}
-		if (fl->event == event && strncmp(fl->session, session, sizeof(fl->session) - 1) == 0)
+		if (fl->event == event &&
+		    strncmp(fl->session, session, sizeof(fl->session) - 1) == 0)
 			return fl;
 		if (!oldest || fl->last_use_usec < oldest->last_use_usec)
 			oldest = fl;
@@ -482,8 +508,7 @@ static const char *field_value(const struct audit_field *fields, size_t n, const
 	return NULL;
 }
 
-int audit_emit(struct audit *a, enum audit_event event, const struct audit_field *fields,
-	       size_t n)
+int audit_emit(struct audit *a, enum audit_event event, const struct audit_field *fields, size_t n)
 {
 	const struct audit_event_info *ev = audit_event_info(event);
 	if (!a || !ev || (n && !fields))
@@ -499,7 +524,8 @@ int audit_emit(struct audit *a, enum audit_event event, const struct audit_field
 	for (size_t i = 0; i < n; i++) {
 		if (!audit_field_key_valid(fields[i].key))
 			return -EINVAL;
-		if (!fields[i].value || (ev->untrusted && strcmp(fields[i].key, "SANDBOX_UNTRUSTED") == 0))
+		if (!fields[i].value ||
+		    (ev->untrusted && strcmp(fields[i].key, "SANDBOX_UNTRUSTED") == 0))
 			continue;
 		if (m >= AUDIT_FIELDS_MAX) {
 			r = -E2BIG;
@@ -568,7 +594,7 @@ int audit_emitf(struct audit *a, enum audit_event event, ...)
 	return audit_emit(a, event, f, n);
 }
 
-int audit_open(const struct audit_sink_config *config, struct audit **ret, sbx_error *err)
+int audit_writer_open(const struct audit_sink_config *config, struct audit **ret, sbx_error *err)
 {
 	struct audit *a = calloc(1, sizeof(*a));
 	if (!a)
@@ -658,7 +684,7 @@ void audit_session_end(struct audit *a, const char *session)
 	}
 }
 
-void audit_close(struct audit *a)
+void audit_writer_close(struct audit *a)
 {
 	if (!a)
 		return;

@@ -42,12 +42,12 @@ struct audit_field {
 
 enum audit_fsync {
 	AUDIT_FSYNC_NEVER, /* the kernel writes back when it likes */
-	AUDIT_FSYNC_BATCH, /* fdatasync at most once a second, and in audit_flush/audit_close */
+	AUDIT_FSYNC_BATCH, /* fdatasync at most once a second, and in audit_flush/audit_writer_close */
 	AUDIT_FSYNC_EVERY, /* fdatasync after every record */
 };
 
 struct audit_sink_config {
-	bool journal;     /* send to journald (errors are counted, never fatal) */
+	bool journal;	  /* send to journald (errors are counted, never fatal) */
 	const char *file; /* JSON-lines file; NULL: no file sink */
 	enum audit_fsync fsync;
 	/* Untrusted records (runner-report) are dropped while the file system holding the file has
@@ -59,18 +59,19 @@ struct audit_sink_config {
 };
 
 struct audit_stats {
-	unsigned long long written;        /* records handed to at least one sink */
+	unsigned long long written;	   /* records handed to at least one sink */
 	unsigned long long journal_errors; /* sd_journal_sendv failures */
-	unsigned long long file_errors;    /* records the file sink could not take */
-	unsigned long long suppressed;     /* untrusted records dropped by the rate limit */
+	unsigned long long file_errors;	   /* records the file sink could not take */
+	unsigned long long suppressed;	   /* untrusted records dropped by the rate limit */
 	unsigned long long disk_dropped;   /* untrusted records dropped by the disk guard */
 };
 
+/* Not audit_open/audit_close: those are libaudit's, which PAM modules load into this process. */
 struct audit;
 
-int audit_open(const struct audit_sink_config *config, struct audit **ret, sbx_error *err);
+int audit_writer_open(const struct audit_sink_config *config, struct audit **ret, sbx_error *err);
 /* Writes pending summaries, syncs and frees; accepts NULL. */
-void audit_close(struct audit *a);
+void audit_writer_close(struct audit *a);
 /* After logrotate (SIGHUP): reopens the file by name. A rotation is also noticed by every emit
  * on its own (inode changed or file shrank), so forked monitors need no signal. */
 int audit_reopen(struct audit *a, sbx_error *err);
@@ -78,8 +79,7 @@ int audit_reopen(struct audit *a, sbx_error *err);
 /* One record. Returns 0 when at least one enabled sink took it or when it was deliberately
  * dropped (rate limit, disk guard: counted and summarised); a negative errno when the file sink
  * failed (the journal copy, if enabled, may still have been sent). */
-int audit_emit(struct audit *a, enum audit_event event, const struct audit_field *fields,
-	       size_t n);
+int audit_emit(struct audit *a, enum audit_event event, const struct audit_field *fields, size_t n);
 /* audit_emit with key, value pairs ending in NULL: audit_emitf(a, AUDIT_EXEC, "SANDBOX_USER",
  * user, "SANDBOX_KIND", "shell", NULL). */
 int audit_emitf(struct audit *a, enum audit_event event, ...) __attribute__((sentinel));

@@ -101,13 +101,27 @@ int audit_json_escape(struct audit_buf *b, const char *s, size_t len)
 		unsigned char c = p[i];
 		const char *short_esc = NULL;
 		switch (c) {
-		case '"': short_esc = "\\\""; break;
-		case '\\': short_esc = "\\\\"; break;
-		case '\b': short_esc = "\\b"; break;
-		case '\f': short_esc = "\\f"; break;
-		case '\n': short_esc = "\\n"; break;
-		case '\r': short_esc = "\\r"; break;
-		case '\t': short_esc = "\\t"; break;
+		case '"':
+			short_esc = "\\\"";
+			break;
+		case '\\':
+			short_esc = "\\\\";
+			break;
+		case '\b':
+			short_esc = "\\b";
+			break;
+		case '\f':
+			short_esc = "\\f";
+			break;
+		case '\n':
+			short_esc = "\\n";
+			break;
+		case '\r':
+			short_esc = "\\r";
+			break;
+		case '\t':
+			short_esc = "\\t";
+			break;
 		}
 		if (short_esc) {
 			r = audit_buf_append(b, short_esc, 2);
@@ -170,7 +184,8 @@ int audit_record_encode(struct audit_buf *out, uint64_t seq, const char *time,
 		first = false;
 	}
 	if ((r = audit_buf_puts(out, "},\"prev\":")) < 0 ||
-	    (r = audit_json_escape(out, prev, strlen(prev))) < 0 || (r = audit_buf_puts(out, "}")) < 0)
+	    (r = audit_json_escape(out, prev, strlen(prev))) < 0 ||
+	    (r = audit_buf_puts(out, "}")) < 0)
 		return r;
 	/* The hash covers exactly the bytes of the record without its hash member. */
 	sha256_hex(out->data, out->len, ret_hash);
@@ -302,14 +317,30 @@ static int json_string(struct json_in *in, char **ret, size_t *ret_len)
 			char e = *in->p++, d = 0;
 			uint32_t u, lo;
 			switch (e) {
-			case '"': d = '"'; break;
-			case '\\': d = '\\'; break;
-			case '/': d = '/'; break;
-			case 'b': d = '\b'; break;
-			case 'f': d = '\f'; break;
-			case 'n': d = '\n'; break;
-			case 'r': d = '\r'; break;
-			case 't': d = '\t'; break;
+			case '"':
+				d = '"';
+				break;
+			case '\\':
+				d = '\\';
+				break;
+			case '/':
+				d = '/';
+				break;
+			case 'b':
+				d = '\b';
+				break;
+			case 'f':
+				d = '\f';
+				break;
+			case 'n':
+				d = '\n';
+				break;
+			case 'r':
+				d = '\r';
+				break;
+			case 't':
+				d = '\t';
+				break;
 			}
 			if (d) {
 				r = audit_buf_append(&b, &d, 1);
@@ -321,7 +352,8 @@ static int json_string(struct json_in *in, char **ret, size_t *ret_len)
 				struct json_in save = *in;
 				in->p += 2;
 				if (json_hex4(in, &lo) == 0 && lo >= 0xdc00 && lo < 0xe000) {
-					r = utf8_put(&b, 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00));
+					r = utf8_put(&b, 0x10000 + ((u - 0xd800) << 10) +
+							     (lo - 0xdc00));
 				} else {
 					*in = save;
 					r = utf8_put(&b, 0xfffd);
@@ -493,7 +525,8 @@ static bool is_chain_start(const char *prev)
 	if (strcmp(prev, AUDIT_GENESIS_PREV) == 0)
 		return true;
 	return strncmp(prev, AUDIT_ROTATED_PREFIX, plen) == 0 &&
-	       strlen(prev + plen) == SHA256_HEX_SIZE - 1 && is_hex(prev + plen, SHA256_HEX_SIZE - 1);
+	       strlen(prev + plen) == SHA256_HEX_SIZE - 1 &&
+	       is_hex(prev + plen, SHA256_HEX_SIZE - 1);
 }
 
 int audit_verify_line(struct audit_verifier *v, const char *line, size_t len, char *msg,
@@ -513,11 +546,13 @@ int audit_verify_line(struct audit_verifier *v, const char *line, size_t len, ch
 	if (strcmp(computed, claimed) != 0 || strcmp(rec.hash, claimed) != 0) {
 		snprintf(msg, msg_size, "line %llu: hash mismatch (record edited?)", n);
 	} else if (n == 1 && v->expect_rotation &&
-		   (strncmp(rec.prev, AUDIT_ROTATED_PREFIX, sizeof(AUDIT_ROTATED_PREFIX) - 1) != 0 ||
+		   (strncmp(rec.prev, AUDIT_ROTATED_PREFIX, sizeof(AUDIT_ROTATED_PREFIX) - 1) !=
+			0 ||
 		    strcmp(rec.prev + sizeof(AUDIT_ROTATED_PREFIX) - 1, v->last_hash) != 0)) {
-		snprintf(msg, msg_size,
-			 "line 1: chain broken: does not continue the previous file (prev \"%.80s\")",
-			 rec.prev);
+		snprintf(
+		    msg, msg_size,
+		    "line 1: chain broken: does not continue the previous file (prev \"%.80s\")",
+		    rec.prev);
 	} else if (n == 1 && !is_chain_start(rec.prev)) {
 		snprintf(msg, msg_size,
 			 "line 1: chain broken: the first record does not start a chain (lines "

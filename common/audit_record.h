@@ -23,11 +23,11 @@
 
 struct audit_event_info {
 	enum audit_event event;
-	const char *name;       /* SANDBOX_EVENT, "event" in the file */
-	const char *message_id; /* 32 lowercase hex digits, never changes */
-	int priority;           /* syslog priority for the journal */
-	bool untrusted;         /* content comes from the sandboxed program: rate-limited */
-	const char *summary;    /* start of the human MESSAGE */
+	const char *name;	   /* SANDBOX_EVENT, "event" in the file */
+	const char *message_id;	   /* 32 lowercase hex digits, never changes */
+	int priority;		   /* syslog priority for the journal */
+	bool untrusted;		   /* content comes from the sandboxed program: rate-limited */
+	const char *summary;	   /* start of the human MESSAGE */
 	const char *const *fields; /* documented fields, NULL-terminated */
 };
 
@@ -93,7 +93,7 @@ const struct audit_kv *audit_record_field(const struct audit_record *r, const ch
  * For several files in rotation order call audit_verifier_next_file between them: the first
  * record of the next file must then say "rotated:<last hash>". */
 struct audit_verifier {
-	uint64_t line;    /* lines seen in this file */
+	uint64_t line;	  /* lines seen in this file */
 	uint64_t records; /* records verified in total */
 	uint64_t last_seq;
 	char last_hash[SHA256_HEX_SIZE];

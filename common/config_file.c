@@ -450,6 +450,25 @@ static int config_check_authorized_keys(const struct config_keyword *kw, const c
 }
 
 /* A file name in /etc/pam.d. */
+static int config_check_audit_file(const struct config_keyword *kw, const char *value,
+				   sbx_error *err)
+{
+	if (strcmp(value, "none") != 0 && value[0] != '/')
+		return sbx_error_set(err, EINVAL, "%s: '%s' is neither an absolute path nor 'none'",
+				     kw->name, value);
+	return 0;
+}
+
+static int config_check_audit_fsync(const struct config_keyword *kw, const char *value,
+				    sbx_error *err)
+{
+	if (strcmp(value, "never") != 0 && strcmp(value, "batch") != 0 &&
+	    strcmp(value, "every") != 0)
+		return sbx_error_set(err, EINVAL, "%s: '%s' is not one of never, batch, every",
+				     kw->name, value);
+	return 0;
+}
+
 static int config_check_pam_service(const struct config_keyword *kw, const char *value,
 				    sbx_error *err)
 {
@@ -483,6 +502,23 @@ static int config_check_user_name(const struct config_keyword *kw, const char *v
 
 /* Alphabetical, as in the man page. */
 static const struct config_keyword config_keywords[] = {
+    {.name = "AuditFile",
+     .type = CONFIG_TYPE_STRING,
+     .offset = FIELD(audit_file),
+     .check = config_check_audit_file,
+     .def = LOCALSTATEDIR "/log/sandboxd/audit.jsonl",
+     .doc = "the audit trail's JSON-lines file, absolute path, or none"},
+    {.name = "AuditFsync",
+     .type = CONFIG_TYPE_STRING,
+     .offset = FIELD(audit_fsync),
+     .check = config_check_audit_fsync,
+     .def = "batch",
+     .doc = "when audit records reach the disk: never, batch (each second) or every record"},
+    {.name = "AuditJournal",
+     .type = CONFIG_TYPE_BOOL,
+     .offset = FIELD(audit_journal),
+     .def = "yes",
+     .doc = "also send audit records to the systemd journal"},
     {.name = "AuthorizedKeysFile",
      .type = CONFIG_TYPE_STRING,
      .offset = FIELD(authorized_keys_file),
@@ -563,6 +599,11 @@ static const struct config_keyword config_keywords[] = {
      .offset = FIELD(port),
      .def = "22",
      .doc = "port for every ListenAddress without its own port (1-65535)"},
+    {.name = "PolicyDirectory",
+     .type = CONFIG_TYPE_PATH,
+     .offset = FIELD(policy_directory),
+     .def = SYSCONFDIR "/sandboxd/policy",
+     .doc = "where sandboxctl keeps the limits of users, courses and the default"},
     {.name = "PrivsepDirectory",
      .type = CONFIG_TYPE_PATH,
      .offset = FIELD(privsep_directory),

@@ -39,6 +39,10 @@ struct sbx_config {
 	unsigned client_alive_count_max; /* default 3 */
 	char *pid_file;                  /* default /run/sandboxd.pid */
 	int log_level;                   /* enum log_level; default INFO */
+	char *audit_file;                /* AuditFile: JSON-lines trail, or "none" */
+	char *audit_fsync;               /* AuditFsync: never, batch, every */
+	bool audit_journal;              /* AuditJournal */
+	char *policy_directory;          /* PolicyDirectory: limits per default, course, user */
 	char *runtime_directory;         /* RuntimeDirectory: live sessions, jail mount points */
 	char *runner_path;               /* RunnerPath: the Python runner, default LIBEXECDIR/sandbox-python */
 	/* Internal to config_file.c: keywords already given through config_apply_option, one bit

@@ -19,6 +19,8 @@ void log_setup(const char *ident, enum log_level max_level)
 
 void log_set_level(enum log_level max_level) { log_max = max_level; }
 
+bool log_enabled(enum log_level level) { return level <= log_max; }
+
 void log_set_sink(void (*sink)(int priority, const char *line)) { log_sink = sink; }
 
 void log_msg(enum log_level level, const char *fmt, ...)

@@ -8,6 +8,7 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARNING, LOG_LEVEL_INFO, LOG_LEVEL_D
 
 void log_setup(const char *ident, enum log_level max_level);
 void log_set_level(enum log_level max_level);
+bool log_enabled(enum log_level level);
 /* Sends lines somewhere else than stderr (the journal, a file); NULL restores stderr. The
  * priority is syslog's (3 error ... 7 debug). */
 void log_set_sink(void (*sink)(int priority, const char *line));

@@ -93,11 +93,20 @@ int policy_key_from_name(const char *name, enum policy_key *ret, sbx_error *err)
 	return sbx_error_set(err, EINVAL, "unknown key '%s'", name);
 }
 
-enum policy_kind policy_key_kind(enum policy_key key) { return keys[key].kind; }
+enum policy_kind policy_key_kind(enum policy_key key)
+{
+	return keys[key].kind;
+}
 
-const char *policy_key_description(enum policy_key key) { return keys[key].description; }
+const char *policy_key_description(enum policy_key key)
+{
+	return keys[key].description;
+}
 
-uint64_t policy_builtin(enum policy_key key) { return keys[key].builtin; }
+uint64_t policy_builtin(enum policy_key key)
+{
+	return keys[key].builtin;
+}
 
 /* ---- values ---- */
 
@@ -127,11 +136,24 @@ static int parse_size(const char *text, uint64_t *ret)
 		return r;
 	if (*p) {
 		switch (*p) {
-		case 'K': case 'k': mult = KIB; break;
-		case 'M': case 'm': mult = MIB; break;
-		case 'G': case 'g': mult = GIB; break;
-		case 'T': case 't': mult = TIB; break;
-		default: return -EINVAL;
+		case 'K':
+		case 'k':
+			mult = KIB;
+			break;
+		case 'M':
+		case 'm':
+			mult = MIB;
+			break;
+		case 'G':
+		case 'g':
+			mult = GIB;
+			break;
+		case 'T':
+		case 't':
+			mult = TIB;
+			break;
+		default:
+			return -EINVAL;
 		}
 		p++;
 		if (strcmp(p, "iB") == 0)
@@ -216,11 +238,16 @@ static int parse_cpu(const char *text, uint64_t *ret)
 static const char *kind_examples(enum policy_kind kind)
 {
 	switch (kind) {
-	case POLICY_KIND_SIZE: return "a size (examples: 512M, 2G, 1024K, bytes)";
-	case POLICY_KIND_TIME: return "a time (examples: 90s, 10m, 1h30m, seconds)";
-	case POLICY_KIND_CPU: return "a CPU share (examples: 50%, 1.5 for one and a half cores)";
-	case POLICY_KIND_COUNT: return "a whole number";
-	case POLICY_KIND_BOOL: return "yes or no";
+	case POLICY_KIND_SIZE:
+		return "a size (examples: 512M, 2G, 1024K, bytes)";
+	case POLICY_KIND_TIME:
+		return "a time (examples: 90s, 10m, 1h30m, seconds)";
+	case POLICY_KIND_CPU:
+		return "a CPU share (examples: 50%, 1.5 for one and a half cores)";
+	case POLICY_KIND_COUNT:
+		return "a whole number";
+	case POLICY_KIND_BOOL:
+		return "yes or no";
 	}
 	return "a value";
 }
@@ -236,15 +263,23 @@ int policy_parse_value(enum policy_key key, const char *text, uint64_t *ret, sbx
 	k = &keys[key];
 	if (strcmp(text, "unlimited") == 0 || strcmp(text, "max") == 0) {
 		if (!k->unlimited_ok)
-			return sbx_error_set(err, EINVAL, "%s: '%s' is not allowed here, %s cannot be "
-					     "unlimited", k->name, text, k->name);
+			return sbx_error_set(err, EINVAL,
+					     "%s: '%s' is not allowed here, %s cannot be "
+					     "unlimited",
+					     k->name, text, k->name);
 		*ret = POLICY_UNLIMITED;
 		return 0;
 	}
 	switch (k->kind) {
-	case POLICY_KIND_SIZE: r = parse_size(text, &v); break;
-	case POLICY_KIND_TIME: r = parse_time(text, &v); break;
-	case POLICY_KIND_CPU: r = parse_cpu(text, &v); break;
+	case POLICY_KIND_SIZE:
+		r = parse_size(text, &v);
+		break;
+	case POLICY_KIND_TIME:
+		r = parse_time(text, &v);
+		break;
+	case POLICY_KIND_CPU:
+		r = parse_cpu(text, &v);
+		break;
 	case POLICY_KIND_COUNT: {
 		const char *p = text;
 		r = parse_digits(&p, &v);
@@ -259,7 +294,8 @@ int policy_parse_value(enum policy_key key, const char *text, uint64_t *ret, sbx
 		else if (strcmp(text, "no") == 0)
 			v = 0, r = 0;
 		break;
-	default: r = -EINVAL;
+	default:
+		r = -EINVAL;
 	}
 	if (r == -EINVAL)
 		return sbx_error_set(err, EINVAL, "%s: '%s' is not %s", k->name, text,
@@ -292,8 +328,9 @@ static int format_time(uint64_t v, char *buf, size_t size)
 		if (!n)
 			continue;
 		v %= units[u].seconds;
-		len += (size_t)snprintf(buf + (len < size ? len : size), len < size ? size - len : 0,
-					"%" PRIu64 "%c", n, units[u].unit);
+		len +=
+		    (size_t)snprintf(buf + (len < size ? len : size), len < size ? size - len : 0,
+				     "%" PRIu64 "%c", n, units[u].unit);
 	}
 	return (int)len;
 }
@@ -316,10 +353,14 @@ int policy_format_value(enum policy_key key, uint64_t v, char *buf, size_t size)
 				return snprintf(buf, size, "%" PRIu64 "%s", v / sizes[i].unit,
 						sizes[i].suffix);
 		return snprintf(buf, size, "%" PRIu64, v);
-	case POLICY_KIND_TIME: return format_time(v, buf, size);
-	case POLICY_KIND_CPU: return snprintf(buf, size, "%" PRIu64 "%%", v);
-	case POLICY_KIND_COUNT: return snprintf(buf, size, "%" PRIu64, v);
-	case POLICY_KIND_BOOL: return snprintf(buf, size, "%s", v ? "yes" : "no");
+	case POLICY_KIND_TIME:
+		return format_time(v, buf, size);
+	case POLICY_KIND_CPU:
+		return snprintf(buf, size, "%" PRIu64 "%%", v);
+	case POLICY_KIND_COUNT:
+		return snprintf(buf, size, "%" PRIu64, v);
+	case POLICY_KIND_BOOL:
+		return snprintf(buf, size, "%s", v ? "yes" : "no");
 	}
 	return snprintf(buf, size, "?");
 }
@@ -354,8 +395,8 @@ int policy_describe_value(enum policy_key key, uint64_t v, char *buf, size_t siz
 		if (h && !s)
 			return snprintf(buf, size, "%" PRIu64 " h %" PRIu64 " min", h, m);
 		if (h)
-			return snprintf(buf, size, "%" PRIu64 " h %" PRIu64 " min %" PRIu64 " s", h, m,
-					s);
+			return snprintf(buf, size, "%" PRIu64 " h %" PRIu64 " min %" PRIu64 " s", h,
+					m, s);
 		if (m && !s)
 			return snprintf(buf, size, "%" PRIu64 " min", m);
 		if (m)
@@ -364,12 +405,15 @@ int policy_describe_value(enum policy_key key, uint64_t v, char *buf, size_t siz
 	}
 	case POLICY_KIND_CPU:
 		if (v % 100 == 0)
-			return snprintf(buf, size, "%" PRIu64 " core%s", v / 100, v == 100 ? "" : "s");
+			return snprintf(buf, size, "%" PRIu64 " core%s", v / 100,
+					v == 100 ? "" : "s");
 		if (v < 100)
 			return snprintf(buf, size, "%" PRIu64 "%% of a core", v);
 		return snprintf(buf, size, "%" PRIu64 ".%02" PRIu64 " cores", v / 100, v % 100);
-	case POLICY_KIND_COUNT: return snprintf(buf, size, "%" PRIu64, v);
-	case POLICY_KIND_BOOL: return snprintf(buf, size, "%s", v ? "yes" : "no");
+	case POLICY_KIND_COUNT:
+		return snprintf(buf, size, "%" PRIu64, v);
+	case POLICY_KIND_BOOL:
+		return snprintf(buf, size, "%s", v ? "yes" : "no");
 	}
 	return snprintf(buf, size, "?");
 }
@@ -407,11 +451,11 @@ int policy_level_parse(const char *text, struct policy_level *ret, sbx_error *er
 		name = text + 1;
 	}
 	if (!policy_name_valid(name))
-		return sbx_error_set(err, EINVAL,
-				     "invalid %s name '%s' (expected [a-z_][a-z0-9_.-]*, at most %d "
-				     "characters)",
-				     l.kind == POLICY_LEVEL_GROUP ? "group" : "user", name,
-				     POLICY_NAME_MAX);
+		return sbx_error_set(
+		    err, EINVAL,
+		    "invalid %s name '%s' (expected [a-z_][a-z0-9_.-]*, at most %d "
+		    "characters)",
+		    l.kind == POLICY_LEVEL_GROUP ? "group" : "user", name, POLICY_NAME_MAX);
 	snprintf(l.name, sizeof(l.name), "%s", name);
 	*ret = l;
 	return 0;
@@ -420,23 +464,34 @@ int policy_level_parse(const char *text, struct policy_level *ret, sbx_error *er
 void policy_level_describe(const struct policy_level *level, char *buf, size_t size)
 {
 	switch (level->kind) {
-	case POLICY_LEVEL_DEFAULT: snprintf(buf, size, "default"); break;
-	case POLICY_LEVEL_GROUP: snprintf(buf, size, "group @%s", level->name); break;
-	case POLICY_LEVEL_USER: snprintf(buf, size, "user %s", level->name); break;
+	case POLICY_LEVEL_DEFAULT:
+		snprintf(buf, size, "default");
+		break;
+	case POLICY_LEVEL_GROUP:
+		snprintf(buf, size, "group @%s", level->name);
+		break;
+	case POLICY_LEVEL_USER:
+		snprintf(buf, size, "user %s", level->name);
+		break;
 	}
 }
 
-int policy_level_path(const char *dir, const struct policy_level *level, char **ret,
-		      sbx_error *err)
+int policy_level_path(const char *dir, const struct policy_level *level, char **ret, sbx_error *err)
 {
 	int r;
 
 	if (level->kind != POLICY_LEVEL_DEFAULT && !policy_name_valid(level->name))
 		return sbx_error_set(err, EINVAL, "invalid name '%s'", level->name);
 	switch (level->kind) {
-	case POLICY_LEVEL_DEFAULT: r = asprintf(ret, "%s/default.conf", dir); break;
-	case POLICY_LEVEL_GROUP: r = asprintf(ret, "%s/group/%s.conf", dir, level->name); break;
-	default: r = asprintf(ret, "%s/user/%s.conf", dir, level->name); break;
+	case POLICY_LEVEL_DEFAULT:
+		r = asprintf(ret, "%s/default.conf", dir);
+		break;
+	case POLICY_LEVEL_GROUP:
+		r = asprintf(ret, "%s/group/%s.conf", dir, level->name);
+		break;
+	default:
+		r = asprintf(ret, "%s/user/%s.conf", dir, level->name);
+		break;
 	}
 	if (r < 0) {
 		*ret = NULL;
@@ -559,22 +614,25 @@ static int parse_text(const char *path, const char *text, size_t len, struct pol
 				*hash = '\0';
 			eq = strchr(s, '=');
 			if (!eq)
-				return sbx_error_set(err, EINVAL, "%s:%u: expected 'key = value'", path,
-						     lineno);
+				return sbx_error_set(err, EINVAL, "%s:%u: expected 'key = value'",
+						     path, lineno);
 			*eq = '\0';
 			key = trim(s);
 			value = trim(eq + 1);
 			if (policy_key_from_name(key, &k, &verr) < 0)
-				return sbx_error_set(err, EINVAL, "%s:%u: %s", path, lineno, verr.msg);
+				return sbx_error_set(err, EINVAL, "%s:%u: %s", path, lineno,
+						     verr.msg);
 			if (!*value)
 				return sbx_error_set(err, EINVAL, "%s:%u: %s: empty value", path,
 						     lineno, key);
 			if (v.set[k])
-				return sbx_error_set(err, EINVAL, "%s:%u: %s is already set on line %u",
-						     path, lineno, key, first_line[k]);
+				return sbx_error_set(err, EINVAL,
+						     "%s:%u: %s is already set on line %u", path,
+						     lineno, key, first_line[k]);
 			r = policy_parse_value(k, value, &v.value[k], &verr);
 			if (r < 0)
-				return sbx_error_set(err, EINVAL, "%s:%u: %s", path, lineno, verr.msg);
+				return sbx_error_set(err, EINVAL, "%s:%u: %s", path, lineno,
+						     verr.msg);
 			v.set[k] = true;
 			first_line[k] = lineno;
 			key_index = (int)k;
@@ -660,8 +718,8 @@ int policy_file_load(const char *path, struct policy_values *ret, sbx_error *err
 	return load_file(path, ret, NULL, err);
 }
 
-int policy_level_load(const char *dir, const struct policy_level *level,
-		      struct policy_values *ret, sbx_error *err)
+int policy_level_load(const char *dir, const struct policy_level *level, struct policy_values *ret,
+		      sbx_error *err)
 {
 	_cleanup_free_ char *path = NULL;
 	int r = policy_level_path(dir, level, &path, err);
@@ -678,7 +736,8 @@ int policy_level_load(const char *dir, const struct policy_level *level,
 
 static int entry_compare(const void *a, const void *b)
 {
-	return strcmp(((const struct policy_entry *)a)->name, ((const struct policy_entry *)b)->name);
+	return strcmp(((const struct policy_entry *)a)->name,
+		      ((const struct policy_entry *)b)->name);
 }
 
 /* Loads every NAME.conf of DIR/SUB into a sorted array. */

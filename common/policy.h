@@ -18,21 +18,21 @@
 #define POLICY_UNLIMITED UINT64_MAX
 
 enum policy_key {
-	POLICY_MEMORY,       /* bytes */
-	POLICY_SWAP,         /* bytes */
-	POLICY_CPU,          /* percent of one core */
-	POLICY_PIDS,         /* count */
-	POLICY_TMP,          /* bytes */
-	POLICY_DISK,         /* bytes */
-	POLICY_INODES,       /* count */
+	POLICY_MEMORY,	     /* bytes */
+	POLICY_SWAP,	     /* bytes */
+	POLICY_CPU,	     /* percent of one core */
+	POLICY_PIDS,	     /* count */
+	POLICY_TMP,	     /* bytes */
+	POLICY_DISK,	     /* bytes */
+	POLICY_INODES,	     /* count */
 	POLICY_SESSION_TIME, /* seconds */
 	POLICY_IDLE_TIME,    /* seconds */
 	POLICY_RUN_CPU_TIME, /* seconds */
 	POLICY_RUN_TIME,     /* seconds */
 	POLICY_SESSIONS,     /* count */
 	POLICY_PROCESSES,    /* 0 or 1 */
-	POLICY_RECORD,       /* 0 or 1 */
-	POLICY_LOCKED,       /* 0 or 1 */
+	POLICY_RECORD,	     /* 0 or 1 */
+	POLICY_LOCKED,	     /* 0 or 1 */
 	POLICY_KEY_COUNT
 };
 
@@ -125,8 +125,8 @@ int policy_level_path(const char *dir, const struct policy_level *level, char **
  * by the caller and writable by nobody else (-EPERM otherwise). */
 int policy_file_load(const char *path, struct policy_values *ret, sbx_error *err);
 /* Reads the level's file; a missing file is an empty level (0, nothing set). */
-int policy_level_load(const char *dir, const struct policy_level *level,
-		      struct policy_values *ret, sbx_error *err);
+int policy_level_load(const char *dir, const struct policy_level *level, struct policy_values *ret,
+		      sbx_error *err);
 /* Loads the whole directory (a missing directory is an empty policy), or fails with the first
  * error and leaves *ret untouched: a daemon keeps its previous store on failure. Files in
  * group/ and user/ whose names are not NAME.conf with a valid name are ignored (editor

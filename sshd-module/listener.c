@@ -4,6 +4,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/policy.h"
 #include "jail/cgroup.h"
 #include "sshd-module/monitor.h"
 #include "sshd-module/session_registry.h"
@@ -37,7 +38,7 @@ struct child {
 
 struct listener {
 	const struct listener_params *params;
-	const struct sandbox_runtime *runtime;
+	struct sandbox_runtime *runtime;
 	struct sbx_config cfg;
 	struct hostkeys keys;
 	int socks[LISTENER_MAX_SOCKETS];
@@ -166,6 +167,10 @@ static void listener_accept(struct listener *l, int lsock, int sfd)
 		log_info("drop connection from %s port %d: %u authenticating (MaxStartups %u:%u:%u)",
 			 conn.remote_addr, conn.remote_port, l->startups, l->cfg.max_startups_begin,
 			 l->cfg.max_startups_rate, l->cfg.max_startups_full);
+		char remote[96];
+		snprintf(remote, sizeof(remote), "%s:%d", conn.remote_addr, conn.remote_port);
+		audit_emitf(l->runtime->audit, AUDIT_CONNECTION_REFUSED, "SANDBOX_REMOTE", remote,
+			    "SANDBOX_REASON", "MaxStartups", NULL);
 		close(fd);
 		return;
 	}
@@ -201,6 +206,11 @@ static void listener_accept(struct listener *l, int lsock, int sfd)
 	}
 	close(sp[1]);
 	close(fd);
+	char remote[96], child_pid[16];
+	snprintf(remote, sizeof(remote), "%s:%d", conn.remote_addr, conn.remote_port);
+	snprintf(child_pid, sizeof(child_pid), "%d", (int)pid);
+	audit_emitf(l->runtime->audit, AUDIT_CONNECTION_ACCEPTED, "SANDBOX_SESSION",
+		    conn.session_id, "SANDBOX_REMOTE", remote, "SANDBOX_PID", child_pid, NULL);
 	struct child *c = &l->children[l->n_children++];
 	c->pid = pid;
 	c->startup_fd = sp[0];
@@ -209,22 +219,28 @@ static void listener_accept(struct listener *l, int lsock, int sfd)
 	listener_status(l);
 }
 
-static bool listener_session_live(const char *session_id, void *userdata)
+static void listener_sweep_one(const char *user, const char *session_id, void *userdata)
 {
-	const struct listener *l = userdata;
-	return session_registry_is_live(l->cfg.runtime_directory, session_id);
+	struct listener *l = userdata;
+	struct cgroup_session *cg = NULL;
+	sbx_error err = {0};
+	int r = cgroup_session_open(l->runtime->cgroups, user, session_id, &cg, &err);
+	if (r == 0)
+		r = cgroup_session_destroy(cg, &err);
+	cgroup_session_free(cg);
+	if (r < 0 && r != -ENOENT)
+		log_warning("sweeping session %s of %s: %s", session_id, user, err.msg);
+	else
+		log_info("swept session %s of %s, left by a connection that died", session_id, user);
 }
 
 /* Sessions whose monitor died without cleaning up (killed, crashed) lose their cgroup, and
- * with it every process still in it. */
+ * with it every process still in it. Only this daemon's sessions (its RuntimeDirectory). */
 static void listener_sweep(struct listener *l)
 {
-	sbx_error err = {0};
-	int r = cgroup_sweep_orphans(l->runtime->cgroups, listener_session_live, l, &err);
+	int r = session_registry_sweep(l->cfg.runtime_directory, listener_sweep_one, l);
 	if (r < 0)
-		log_warning("sweeping orphaned sessions: %s", err.msg);
-	else if (r > 0)
-		log_info("swept %d orphaned session%s", r, r == 1 ? "" : "s");
+		log_warning("sweeping orphaned sessions: %s", strerror(-r));
 }
 
 static void listener_reap(struct listener *l)
@@ -288,7 +304,13 @@ static void listener_reload(struct listener *l)
 	listener_close_sockets(l);
 	if (listener_bind(l, &err) < 0)
 		log_error("after reload: %s", err.msg);
+	if (policy_store_reload(l->cfg.policy_directory, &l->runtime->policy, &err) < 0)
+		log_error("policy not reloaded, the last valid policy stays in force: %s", err.msg);
 	log_info("configuration reloaded from %s", l->params->config_path);
+	if (audit_reopen(l->runtime->audit, &err) < 0)
+		log_warning("audit trail: %s", err.msg);
+	audit_emitf(l->runtime->audit, AUDIT_DAEMON_RELOAD, "SANDBOX_CONFIG",
+		    l->params->config_path, NULL);
 	sd_notify(0, "READY=1");
 	listener_status(l);
 }
@@ -309,9 +331,11 @@ static void listener_stop(struct listener *l)
 	while (l->n_children > 0 && waitpid(-1, NULL, 0) > 0)
 		listener_reap(l);
 	log_info("stopped");
+	audit_emitf(l->runtime->audit, AUDIT_DAEMON_STOP, NULL);
+	audit_flush(l->runtime->audit);
 }
 
-int listener_run(const struct listener_params *p, const struct sandbox_runtime *runtime,
+int listener_run(const struct listener_params *p, struct sandbox_runtime *runtime,
 		 struct sbx_config *cfg, struct hostkeys *keys)
 {
 	static struct listener l;
@@ -337,6 +361,10 @@ int listener_run(const struct listener_params *p, const struct sandbox_runtime *
 		return 1;
 	}
 	listener_sweep(&l);
+	char pid[16];
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	audit_emitf(l.runtime->audit, AUDIT_DAEMON_START, "SANDBOX_PID", pid, "SANDBOX_VERSION",
+		    PACKAGE_VERSION, "SANDBOX_CONFIG", p->config_path, NULL);
 	sd_notify(0, "READY=1");
 	listener_status(&l);
 

@@ -16,7 +16,7 @@ struct listener_params {
 /* Loads the configuration (file, then options, then defaults). */
 int listener_load_config(const struct listener_params *p, struct sbx_config *ret, sbx_error *err);
 /* Serves until SIGTERM/SIGINT; takes ownership of cfg and keys. Returns an exit status. */
-int listener_run(const struct listener_params *p, const struct sandbox_runtime *runtime,
+int listener_run(const struct listener_params *p, struct sandbox_runtime *runtime,
 		 struct sbx_config *cfg, struct hostkeys *keys);
 /* A fresh random session id (hex). */
 void listener_new_session_id(char *buf, size_t size);

@@ -2,9 +2,11 @@
  * either serves one connection on stdin/stdout (-i) or listens. */
 #include "config.h"
 
+#include "common/audit.h"
 #include "common/cleanup.h"
 #include "common/config_file.h"
 #include "common/log.h"
+#include "common/policy.h"
 #include "jail/cgroup.h"
 #include "jail/jail.h"
 #include "sshd-module/hostkeys.h"
@@ -121,7 +123,38 @@ static int serve_inetd(const struct sbx_config *cfg, const struct sandbox_runtim
 	}
 	listener_new_session_id(conn.session_id, sizeof(conn.session_id));
 	log_info("connection on stdin (session %s)", conn.session_id);
+	char remote[96];
+	snprintf(remote, sizeof(remote), "%s:%d", conn.remote_addr, conn.remote_port);
+	audit_emitf(runtime->audit, AUDIT_CONNECTION_ACCEPTED, "SANDBOX_SESSION", conn.session_id,
+		    "SANDBOX_REMOTE", remote, NULL);
 	return monitor_run(cfg, runtime, keys, &conn);
+}
+
+static int open_audit(const struct sbx_config *cfg, struct audit **ret, sbx_error *err)
+{
+	bool file = strcmp(cfg->audit_file, "none") != 0;
+	*ret = NULL;
+	if (!file && !cfg->audit_journal)
+		return 0;
+	struct audit_sink_config ac = {
+		.journal = cfg->audit_journal,
+		.file = file ? cfg->audit_file : NULL,
+		.fsync = strcmp(cfg->audit_fsync, "every") == 0   ? AUDIT_FSYNC_EVERY
+			 : strcmp(cfg->audit_fsync, "never") == 0 ? AUDIT_FSYNC_NEVER
+								   : AUDIT_FSYNC_BATCH,
+	};
+	if (file) {
+		/* Create the trail's directory (root-only) on first start. */
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%s", cfg->audit_file);
+		char *slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = '\0';
+			if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+				return sbx_error_errno(err, errno, "cannot create %s", dir);
+		}
+	}
+	return audit_writer_open(&ac, ret, err);
 }
 
 static int write_pid_file(const char *path)
@@ -255,6 +288,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_debug("cgroup driver: %s", cgroup_driver_name(runtime.cgroups));
+	if (policy_store_reload(cfg.policy_directory, &runtime.policy, &err) < 0) {
+		log_error("%s", err.msg);
+		fprintf(stderr, "sandboxd: %s\n", err.msg);
+		return 1;
+	}
+	if (open_audit(&cfg, &runtime.audit, &err) < 0) {
+		log_error("%s", err.msg);
+		fprintf(stderr, "sandboxd: %s\n", err.msg);
+		return 1;
+	}
 
 	if (inetd)
 		return serve_inetd(&cfg, &runtime, &keys);

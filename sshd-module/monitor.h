@@ -2,6 +2,7 @@
  * child's requests through the table in monitor_requests.c and nothing else. */
 #pragma once
 
+#include "common/audit.h"
 #include "common/config_file.h"
 #include "pam/auth_pam.h"
 #include "sshd-module/hostkeys.h"
@@ -32,6 +33,8 @@ struct connection {
 struct sandbox_runtime {
 	struct jail_seccomp *seccomp; /* compiled once, installed in every jail */
 	struct cgroup_driver *cgroups;
+	struct audit *audit;          /* the audit trail (NULL: both sinks off) */
+	struct policy_store *policy;  /* last valid policy, used when a file is broken */
 };
 
 struct monitor_channel {
@@ -74,6 +77,8 @@ struct monitor {
 	unsigned warned;        /* bit per warning already given */
 	const char *ended_by;   /* the session limit that ended it, for the report */
 	struct cgroup_stats stats_mark; /* counters when the last channel ended */
+	bool allow_processes;           /* the course lets the runner start processes */
+	char limit_sources[1024];       /* effective limits and where each came from */
 };
 
 /* Runs one connection to its end; returns the process exit status. */

@@ -9,6 +9,7 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,21 @@ static void auth_log(struct monitor *m, const char *method, bool ok, const char 
 	log_info("%s %s for %s from %s port %d%s%s", ok ? "Accepted" : "Failed", method,
 		 m->auth_user ? m->auth_user : "(none)", m->conn->remote_addr,
 		 m->conn->remote_port, detail ? ": " : "", detail ? detail : "");
+	char remote[96];
+	snprintf(remote, sizeof(remote), "%s:%d", m->conn->remote_addr, m->conn->remote_port);
+	audit_emitf(m->runtime->audit, AUDIT_AUTH_ATTEMPT, "SANDBOX_USER", m->auth_user,
+		    "SANDBOX_SESSION", m->conn->session_id, "SANDBOX_REMOTE", remote,
+		    "SANDBOX_METHOD", method, "SANDBOX_RESULT", ok ? "success" : "failure",
+		    "SANDBOX_PAM_MESSAGE", detail, NULL);
+}
+
+static void auth_account_refused(struct monitor *m, const char *reason)
+{
+	char remote[96];
+	snprintf(remote, sizeof(remote), "%s:%d", m->conn->remote_addr, m->conn->remote_port);
+	audit_emitf(m->runtime->audit, AUDIT_ACCOUNT_REFUSED, "SANDBOX_USER", m->auth_user,
+		    "SANDBOX_SESSION", m->conn->session_id, "SANDBOX_REMOTE", remote,
+		    "SANDBOX_REASON", "pam-account", "SANDBOX_PAM_MESSAGE", reason, NULL);
 }
 
 /* After a successful authentication step: PAM account management decides. */
@@ -98,6 +114,7 @@ static int auth_finish(struct monitor *m, const char *method, uint64_t started)
 	if (r < 0) {
 		m->auth_failures++;
 		auth_log(m, method, false, err.msg);
+		auth_account_refused(m, err.msg);
 		auth_pad_failure(started);
 		return auth_answer(m, false, err.msg);
 	}
@@ -244,6 +261,7 @@ int monitor_auth_kbdint(struct monitor *m, struct wire_msg *req)
 			kbdint_append_info(&conv, err.msg);
 			m->auth_failures++;
 			auth_log(m, "keyboard-interactive", false, err.msg);
+			auth_account_refused(m, err.msg);
 			auth_pad_failure(started);
 			return auth_answer(m, false, conv.info);
 		}

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "sshd-module/session_registry.h"
 #include "sshd-module/session_spawn.h"
+#include "common/policy.h"
 #include "jail/cgroup.h"
 #include "jail/jail.h"
 
@@ -67,10 +68,66 @@ static int session_answer(struct monitor *m, bool ok, const char *message)
 	return monitor_send(m, &ans);
 }
 
+/* The user's limits: user, then course, then default, then built-in. A broken policy file
+ * leaves the last valid policy in force. */
+static int session_resolve_policy(struct monitor *m, struct policy_effective *eff, sbx_error *err)
+{
+	char **groups = NULL;
+	int r = policy_user_groups(m->user.name, m->user.gid, &groups, err);
+	if (r == 0)
+		r = policy_resolve(m->cfg->policy_directory, m->user.name,
+				   (const char *const *)groups, eff, err);
+	if (r < 0) {
+		log_warning("policy for %s: %s; using the last valid policy", m->user.name,
+			    err->msg);
+		policy_store_resolve(m->runtime->policy, m->user.name,
+				     (const char *const *)groups, eff);
+	}
+	policy_groups_free(groups);
+	return 0;
+}
+
+/* Refusals a student should understand: locked by an admin, too many sessions. */
+static const char *session_refusal(struct monitor *m, const struct policy_effective *eff,
+				   char *buf, size_t size)
+{
+	if (eff->value[POLICY_LOCKED])
+		return "sandbox: your account is locked by the course administrators; please "
+		       "contact them";
+	uint64_t max = eff->value[POLICY_SESSIONS];
+	int live = session_registry_count_user(m->cfg->runtime_directory, m->user.name);
+	if (max != POLICY_UNLIMITED && live >= 0 && (uint64_t)live >= max) {
+		snprintf(buf, size,
+			 "sandbox: you already have %d session%s open, the limit is %llu; close one "
+			 "and try again",
+			 live, live == 1 ? "" : "s", (unsigned long long)max);
+		return buf;
+	}
+	return NULL;
+}
+
 int monitor_session_open(struct monitor *m, struct wire_msg *req)
 {
 	sbx_error err = {0};
 	int r = session_load_user(m, &err);
+	struct policy_effective eff;
+	if (r == 0) {
+		session_resolve_policy(m, &eff, &err);
+		char buf[256];
+		const char *refusal = session_refusal(m, &eff, buf, sizeof(buf));
+		if (refusal) {
+			log_info("session for %s refused: %s", m->user.name, refusal);
+			char remote[96];
+			snprintf(remote, sizeof(remote), "%s:%d", m->conn->remote_addr,
+				 m->conn->remote_port);
+			audit_emitf(m->runtime->audit, AUDIT_ACCOUNT_REFUSED, "SANDBOX_USER",
+				    m->user.name, "SANDBOX_SESSION", m->conn->session_id,
+				    "SANDBOX_REMOTE", remote, "SANDBOX_REASON",
+				    eff.value[POLICY_LOCKED] ? "locked" : "sessions", NULL);
+			session_answer(m, false, refusal);
+			return -EPERM;
+		}
+	}
 	if (r == 0)
 		r = auth_pam_setcred(m->pam, true, &err);
 	if (r == 0) {
@@ -84,16 +141,19 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 	}
 	m->pam_session_open = true;
 	session_limits_default(&m->limits);
-	r = cgroup_session_create(m->runtime->cgroups, m->user.name, m->conn->session_id,
-				  &m->limits.cgroup, &m->cgroup, &err);
-	if (r == 0) {
-		struct session_record rec = {.started = (long long)time(NULL),
-					     .monitor_pid = getpid()};
-		snprintf(rec.session_id, sizeof(rec.session_id), "%s", m->conn->session_id);
-		snprintf(rec.user, sizeof(rec.user), "%s", m->user.name);
-		snprintf(rec.remote, sizeof(rec.remote), "%s", m->conn->remote_addr);
-		r = m->registry_fd = session_registry_add(m->cfg->runtime_directory, &rec, &err);
-	}
+	session_limits_from_policy(&m->limits, &eff);
+	session_limits_sources(&eff, m->limit_sources, sizeof(m->limit_sources));
+	m->allow_processes = eff.value[POLICY_PROCESSES] != 0;
+	/* The record comes first: if this process dies, it is what leads the listener to the
+	 * session's cgroup. */
+	struct session_record rec = {.started = (long long)time(NULL), .monitor_pid = getpid()};
+	snprintf(rec.session_id, sizeof(rec.session_id), "%s", m->conn->session_id);
+	snprintf(rec.user, sizeof(rec.user), "%s", m->user.name);
+	snprintf(rec.remote, sizeof(rec.remote), "%s", m->conn->remote_addr);
+	r = m->registry_fd = session_registry_add(m->cfg->runtime_directory, &rec, &err);
+	if (r >= 0)
+		r = cgroup_session_create(m->runtime->cgroups, m->user.name, m->conn->session_id,
+					  &m->limits.cgroup, &m->cgroup, &err);
 	if (r < 0) {
 		log_error("cannot set up the session of %s: %s", m->auth_user, err.msg);
 		session_answer(m, false, "the session could not be set up; please tell your admin");
@@ -101,6 +161,11 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 	}
 	m->session_started = m->last_activity = monitor_now();
 	m->state = MONITOR_SESSION;
+	char remote[96];
+	snprintf(remote, sizeof(remote), "%s:%d", m->conn->remote_addr, m->conn->remote_port);
+	audit_emitf(m->runtime->audit, AUDIT_SESSION_START, "SANDBOX_USER", m->user.name,
+		    "SANDBOX_SESSION", m->conn->session_id, "SANDBOX_REMOTE", remote,
+		    "SANDBOX_LIMITS", m->limit_sources, NULL);
 	log_info("session %s opened for %s from %s", m->conn->session_id, m->user.name,
 		 m->conn->remote_addr);
 	return session_answer(m, true, NULL);
@@ -161,6 +226,12 @@ int monitor_channel_spawn(struct monitor *m, struct wire_msg *req)
 
 	struct session_spawn_result res = {.run = NULL, .report_fd = -1, .fds = {-1, -1, -1}};
 	sbx_error err = {0};
+	static const char *const kinds[] = {"shell", "exec", "subsystem"};
+	char chan[16];
+	snprintf(chan, sizeof(chan), "%u", id);
+	audit_emitf(m->runtime->audit, AUDIT_EXEC, "SANDBOX_USER", m->user.name, "SANDBOX_SESSION",
+		    m->conn->session_id, "SANDBOX_CHANNEL", chan, "SANDBOX_KIND", kinds[sr.kind],
+		    "SANDBOX_COMMAND", sr.command, NULL);
 	r = session_spawn(m, &sr, &res, &err);
 	if (r < 0) {
 		log_error("session %s: cannot start channel %u: %s", m->conn->session_id, id,
@@ -169,7 +240,7 @@ int monitor_channel_spawn(struct monitor *m, struct wire_msg *req)
 		goto out;
 	}
 	*slot = (struct monitor_channel){.used = true, .id = id, .terminal = sr.pty, .run = res.run};
-	runner_reports_init(&slot->reports, res.report_fd);
+	runner_reports_init(&slot->reports, res.report_fd, m->runtime->audit, m->user.name);
 	r = spawn_answer(m, id, NULL, &res);
 	for (size_t i = 0; i < 3; i++)
 		if (res.fds[i] >= 0)
@@ -245,24 +316,43 @@ static struct monitor_channel *channel_by_status_fd(struct monitor *m, int fd)
 	return NULL;
 }
 
-/* One plain line for the student when a limit ended the program. */
-static void channel_limit_line(struct monitor *m, const struct jail_report *rep,
-			       const struct cgroup_stats *before, const struct cgroup_stats *after,
-			       char *buf, size_t size)
+/* Which limit ended (or touched) the program, from kernel-side evidence, and one plain line
+ * for the student. Returns the limit's name, or "none". */
+static const char *channel_limit(struct monitor *m, const struct jail_report *rep,
+				 const struct cgroup_stats *before, const struct cgroup_stats *after,
+				 char *line, size_t size, char *evidence, size_t esize)
 {
-	buf[0] = '\0';
-	if (rep->limit == JAIL_LIMIT_RUN_CPU)
-		snprintf(buf, size, "sandbox: killed: CPU time limit of %us per run reached",
+	line[0] = evidence[0] = '\0';
+	if (rep->limit == JAIL_LIMIT_RUN_CPU) {
+		snprintf(line, size, "sandbox: killed: CPU time limit of %us per run reached",
 			 m->limits.jail.run_cpu_seconds);
-	else if (rep->limit == JAIL_LIMIT_RUN_WALL)
-		snprintf(buf, size, "sandbox: stopped: time limit of %us per run reached",
+		snprintf(evidence, esize, "RLIMIT_CPU %us, cpu used %.3fs",
+			 m->limits.jail.run_cpu_seconds, rep->cpu_usec / 1e6);
+		return "cpu";
+	}
+	if (rep->limit == JAIL_LIMIT_RUN_WALL) {
+		snprintf(line, size, "sandbox: stopped: time limit of %us per run reached",
 			 m->limits.jail.run_wall_seconds);
-	else if (after->oom_kills > before->oom_kills && !rep->exited)
-		snprintf(buf, size, "sandbox: killed: memory limit %llu MiB reached",
+		snprintf(evidence, esize, "run wall clock %us, ran %.3fs",
+			 m->limits.jail.run_wall_seconds, rep->wall_usec / 1e6);
+		return "wall";
+	}
+	if (after->oom_kills > before->oom_kills) {
+		snprintf(line, size, "sandbox: killed: memory limit %llu MiB reached",
 			 (unsigned long long)(m->limits.cgroup.memory_max >> 20));
-	else if (after->pids_limit_hits > before->pids_limit_hits)
-		snprintf(buf, size, "sandbox: note: the limit of %u processes was reached",
+		snprintf(evidence, esize, "memory oom_kill %llu->%llu",
+			 (unsigned long long)before->oom_kills, (unsigned long long)after->oom_kills);
+		return "oom";
+	}
+	if (after->pids_limit_hits > before->pids_limit_hits) {
+		snprintf(line, size, "sandbox: note: the limit of %u processes was reached",
 			 m->limits.cgroup.pids_max);
+		snprintf(evidence, esize, "pids.events max %llu->%llu",
+			 (unsigned long long)before->pids_limit_hits,
+			 (unsigned long long)after->pids_limit_hits);
+		return "pids";
+	}
+	return "none";
 }
 
 static void channel_finish(struct monitor *m, struct monitor_channel *c)
@@ -283,9 +373,31 @@ static void channel_finish(struct monitor *m, struct monitor_channel *c)
 		rep.exited = false;
 		rep.signal = SIGKILL;
 	}
-	char line[256];
-	channel_limit_line(m, &rep, &m->stats_mark, &after, line, sizeof(line));
+	char line[256], evidence[160], chan[16];
+	const char *limit =
+		channel_limit(m, &rep, &m->stats_mark, &after, line, sizeof(line), evidence,
+			      sizeof(evidence));
 	m->stats_mark = after;
+	snprintf(chan, sizeof(chan), "%u", c->id);
+	if (strcmp(limit, "none") != 0)
+		audit_emitf(m->runtime->audit, AUDIT_LIMIT_HIT, "SANDBOX_USER", m->user.name,
+			    "SANDBOX_SESSION", m->conn->session_id, "SANDBOX_CHANNEL", chan,
+			    "SANDBOX_LIMIT", limit, "SANDBOX_EVIDENCE", evidence, NULL);
+	char code[16], cpu[32], wall[32], peak[32], ooms[32], pids[32], denials[16];
+	snprintf(code, sizeof(code), "%d", rep.exited ? rep.exit_code : rep.signal);
+	snprintf(cpu, sizeof(cpu), "%.3f", rep.cpu_usec / 1e6);
+	snprintf(wall, sizeof(wall), "%.3f", rep.wall_usec / 1e6);
+	snprintf(peak, sizeof(peak), "%llu", (unsigned long long)after.memory_peak);
+	snprintf(ooms, sizeof(ooms), "%llu", (unsigned long long)after.oom_kills);
+	snprintf(pids, sizeof(pids), "%llu", (unsigned long long)after.pids_limit_hits);
+	snprintf(denials, sizeof(denials), "%u", rep.seccomp_denials);
+	audit_emitf(m->runtime->audit, AUDIT_SESSION_REPORT, "SANDBOX_USER", m->user.name,
+		    "SANDBOX_SESSION", m->conn->session_id, "SANDBOX_CHANNEL", chan,
+		    "SANDBOX_EXIT", rep.exited ? code : NULL,
+		    "SANDBOX_SIGNAL", rep.exited ? NULL : strsignal(rep.signal), "SANDBOX_CPU", cpu,
+		    "SANDBOX_WALL", wall, "SANDBOX_PEAK_MEMORY", peak, "SANDBOX_OOM_KILLS", ooms,
+		    "SANDBOX_PIDS_HITS", pids, "SANDBOX_SECCOMP_DENIALS", denials, "SANDBOX_LIMIT",
+		    limit, NULL);
 	log_info("session %s channel %u ended: %s %d, wall %.3fs, cpu %.3fs, seccomp denials %u, "
 		 "limit %s, peak memory %llu KiB, oom kills %llu, pids-limit hits %llu",
 		 m->conn->session_id, c->id, rep.exited ? "exit" : "signal",
@@ -387,6 +499,14 @@ int monitor_session_clocks(struct monitor *m)
 						   : m->limits.session_seconds) / 60);
 		log_info("session %s of %s: %s time limit reached", m->conn->session_id,
 			 m->user.name, end);
+		char evidence[96];
+		snprintf(evidence, sizeof(evidence), "%s clock %us",
+			 strcmp(end, "idle") == 0 ? "idle" : "session wall",
+			 strcmp(end, "idle") == 0 ? m->limits.idle_seconds : m->limits.session_seconds);
+		audit_emitf(m->runtime->audit, AUDIT_LIMIT_HIT, "SANDBOX_USER", m->user.name,
+			    "SANDBOX_SESSION", m->conn->session_id, "SANDBOX_LIMIT",
+			    strcmp(end, "idle") == 0 ? "idle" : "wall", "SANDBOX_EVIDENCE", evidence,
+			    NULL);
 		static struct wire_msg bye;
 		wire_init(&bye, WIRE_EVT_DISCONNECT);
 		wire_put_str(&bye, text);
@@ -433,6 +553,8 @@ void monitor_session_end(struct monitor *m)
 	}
 	if (m->state == MONITOR_SESSION)
 		log_info("session %s closed for %s", m->conn->session_id, m->user.name);
+	audit_session_end(m->runtime->audit, m->conn->session_id);
+	audit_flush(m->runtime->audit);
 	free(m->auth_user);
 	m->auth_user = NULL;
 	free(m->user.name);

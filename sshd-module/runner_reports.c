@@ -2,59 +2,39 @@
 
 #include "sshd-module/runner_reports.h"
 
+#include "common/audit.h"
 #include "common/escape.h"
 #include "common/log.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#define REPORT_RATE 20.0
-#define REPORT_BURST 50.0
-
-void runner_reports_init(struct runner_reports *r, int fd)
+void runner_reports_init(struct runner_reports *r, int fd, struct audit *audit, const char *user)
 {
 	memset(r, 0, sizeof(*r));
 	r->fd = fd;
-	r->tokens = REPORT_BURST;
-	clock_gettime(CLOCK_MONOTONIC, &r->refilled);
-}
-
-static bool report_take_token(struct runner_reports *r)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	double dt = (double)(now.tv_sec - r->refilled.tv_sec) +
-		    (double)(now.tv_nsec - r->refilled.tv_nsec) / 1e9;
-	r->refilled = now;
-	r->tokens += dt * REPORT_RATE;
-	if (r->tokens > REPORT_BURST)
-		r->tokens = REPORT_BURST;
-	if (r->tokens < 1.0)
-		return false;
-	r->tokens -= 1.0;
-	return true;
+	r->audit = audit;
+	r->user = user;
 }
 
 static void report_line(struct runner_reports *r, const char *line, size_t len,
 			const char *session_id, unsigned channel)
 {
-	r->total++;
-	if (!report_take_token(r)) {
-		r->suppressed++;
-		return;
+	char text[RUNNER_REPORT_LINE_MAX + 1], chan[16];
+	memcpy(text, line, len);
+	text[len] = '\0';
+	snprintf(chan, sizeof(chan), "%u", channel);
+	audit_emitf(r->audit, AUDIT_RUNNER_REPORT, "SANDBOX_USER", r->user, "SANDBOX_SESSION",
+		    session_id, "SANDBOX_CHANNEL", chan, "SANDBOX_REPORT", text, NULL);
+	if (log_enabled(LOG_LEVEL_DEBUG)) {
+		char safe[RUNNER_REPORT_LINE_MAX * 4 + 1];
+		escape_untrusted(line, len, safe, sizeof(safe));
+		log_debug("session %s channel %u: reported by the sandboxed program: %s",
+			  session_id, channel, safe);
 	}
-	if (r->suppressed) {
-		log_info("session %s channel %u: %llu similar runner reports suppressed", session_id,
-			 channel, r->suppressed);
-		r->suppressed = 0;
-	}
-	char safe[RUNNER_REPORT_LINE_MAX * 4 + 1];
-	escape_untrusted(line, len, safe, sizeof(safe));
-	log_info("session %s channel %u: reported by the sandboxed program (untrusted): %s",
-		 session_id, channel, safe);
 }
-
 bool runner_reports_read(struct runner_reports *r, const char *session_id, unsigned channel)
 {
 	if (r->fd < 0)
@@ -89,9 +69,6 @@ void runner_reports_close(struct runner_reports *r, const char *session_id, unsi
 		return;
 	if (r->len)
 		report_line(r, r->buf, r->len, session_id, channel);
-	if (r->suppressed)
-		log_info("session %s channel %u: %llu similar runner reports suppressed", session_id,
-			 channel, r->suppressed);
 	close(r->fd);
 	r->fd = -1;
 }

@@ -1,6 +1,6 @@
 /* What the runner inside a jail reports on its fd 3 (denials, notable events): read by the
- * monitor, rate-limited again here because the sender is untrusted, escaped, and logged as
- * reported by the sandboxed program. */
+ * monitor in lines of bounded length and put on the audit trail as reported by the sandboxed
+ * program, where the writer marks them untrusted and rate-limits them per session. */
 #pragma once
 
 #include <stdbool.h>
@@ -10,18 +10,18 @@
 
 #define RUNNER_REPORT_LINE_MAX 2048
 
+struct audit;
+
 struct runner_reports {
-	int fd;                               /* read end; -1 when closed */
+	int fd; /* read end; -1 when closed */
 	char buf[RUNNER_REPORT_LINE_MAX];
 	size_t len;
-	double tokens;                        /* token bucket: RATE per second, BURST at most */
-	struct timespec refilled;
-	unsigned long long suppressed;        /* lines dropped by the bucket since the last summary */
-	unsigned long long total;
-	ssize_t last_read;                    /* bytes the last read returned */
+	ssize_t last_read; /* bytes the last read returned */
+	struct audit *audit;
+	const char *user;
 };
 
-void runner_reports_init(struct runner_reports *r, int fd);
+void runner_reports_init(struct runner_reports *r, int fd, struct audit *audit, const char *user);
 /* Reads what is there and logs complete lines; returns false once the writer is gone. */
 bool runner_reports_read(struct runner_reports *r, const char *session_id, unsigned channel);
 /* Logs the suppression summary, closes the descriptor. */

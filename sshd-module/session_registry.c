@@ -4,6 +4,7 @@
 
 #include "common/cleanup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -48,6 +49,70 @@ void session_registry_remove(const char *runtime_dir, const char *session_id, in
 		unlink(path);
 	if (fd >= 0)
 		close(fd);
+}
+
+int session_registry_sweep(const char *runtime_dir,
+			   void (*fn)(const char *user, const char *session_id, void *userdata),
+			   void *userdata)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/sessions", runtime_dir);
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	int swept = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char path[PATH_MAX], line[300];
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
+			continue;
+		_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+			continue; /* its monitor is alive */
+		FILE *f = fdopen(fd, "r");
+		if (!f)
+			continue;
+		TAKE_FD(fd);
+		if (fgets(line, sizeof(line), f) && strncmp(line, "user=", 5) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			fn(line + 5, de->d_name, userdata);
+		}
+		unlink(path);
+		fclose(f);
+		swept++;
+	}
+	closedir(d);
+	return swept;
+}
+
+int session_registry_count_user(const char *runtime_dir, const char *user)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/sessions", runtime_dir);
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	int count = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char path[PATH_MAX], want[300], line[300];
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
+			continue;
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		snprintf(want, sizeof(want), "user=%s\n", user);
+		bool mine = fgets(line, sizeof(line), f) && strcmp(line, want) == 0;
+		fclose(f);
+		if (mine && session_registry_is_live(runtime_dir, de->d_name))
+			count++;
+	}
+	closedir(d);
+	return count;
 }
 
 bool session_registry_is_live(const char *runtime_dir, const char *session_id)

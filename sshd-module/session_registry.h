@@ -20,5 +20,13 @@ struct session_record {
 int session_registry_add(const char *runtime_dir, const struct session_record *rec,
 			 sbx_error *err);
 void session_registry_remove(const char *runtime_dir, const char *session_id, int fd);
+/* Calls fn for every record whose monitor is gone (crashed, killed), then removes the record.
+ * Only this registry's sessions are looked at: another daemon's (another RuntimeDirectory) are
+ * never touched. Returns the number of records swept. */
+int session_registry_sweep(const char *runtime_dir,
+			   void (*fn)(const char *user, const char *session_id, void *userdata),
+			   void *userdata);
+/* Live sessions of USER (records whose monitor is alive). */
+int session_registry_count_user(const char *runtime_dir, const char *user);
 /* True while the session's monitor holds its record. */
 bool session_registry_is_live(const char *runtime_dir, const char *session_id);

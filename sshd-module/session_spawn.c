@@ -65,7 +65,7 @@ static int session_argv(struct monitor *m, const struct session_spawn_request *r
 		while (words[n_words])
 			n_words++;
 	}
-	char **argv = calloc(n_words + 4, sizeof(char *));
+	char **argv = calloc(n_words + 5, sizeof(char *));
 	if (!argv) {
 		command_words_free(words);
 		return -ENOMEM;
@@ -79,6 +79,8 @@ static int session_argv(struct monitor *m, const struct session_spawn_request *r
 			argv[k++] = TAKE_PTR(words[i]);
 	} else {
 		argv[k++] = strdup(JAIL_RUNNER_PATH);
+		if (m->allow_processes)
+			argv[k++] = strdup("--allow-processes");
 		argv[k++] = strdup(req->kind == SESSION_KIND_SHELL ? "--login" : "--");
 		for (size_t i = 0; i < n_words; i++)
 			argv[k++] = TAKE_PTR(words[i]);

@@ -65,6 +65,7 @@ for who in "$U" "$U_EMPTY"; do
 		-o BatchMode=yes --- "$CMD"
 	assert_eq "$RC" 255 "none authentication fails ($([ "$who" = "$U" ] && echo "normal account" || echo "empty password"))"
 	assert_eq "$OUT" "" "none authentication: nothing ran"
+	assert_contains "$ERR" "Permission denied" "none authentication: refused at authentication"
 done
 
 # MaxAuthTries 2: the server disconnects after the second failure although the client would
@@ -107,5 +108,6 @@ assert_match "$ERR" "expired" "expired account (keyboard-interactive): PAM's mes
 ssh_pw "$U_LOCKED" "$PW_LOCKED" -o LogLevel=INFO -- "$CMD"
 assert_ne "$RC" 0 "locked account (passwd -l): refused"
 assert_eq "$OUT" "" "locked account: nothing ran"
+assert_match "$ERR" "Permission denied|expired|locked" "locked account: refused at authentication"
 
 e2e_done

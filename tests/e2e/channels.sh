@@ -17,6 +17,9 @@ done
 ssh_pw "$U" "$PW" 'python3 -c "import os, signal; print(\"before\", flush=True); os.kill(os.getpid(), signal.SIGTERM); print(\"after\")"'
 assert_rc 255 "a program killed by SIGTERM: ssh exits 255"
 assert_eq "$OUT" "before" "a program killed by SIGTERM: output up to the signal, nothing after"
+ssh_pw "$U" "$PW" -o LogLevel=DEBUG1 -- 'python3 -c "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"'
+assert_contains "$ERR" "rtype exit-signal" "a program killed by SIGTERM: the server sends exit-signal"
+assert_not_contains "$ERR" "rtype exit-status" "a program killed by SIGTERM: and no exit-status"
 
 ssh_pw "$U" "$PW" 'python3 -c "import sys; print(\"to-out\"); print(\"to-err\", file=sys.stderr); sys.exit(5)"'
 assert_rc 5 "stdout/stderr program: exit status"

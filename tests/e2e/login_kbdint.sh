@@ -28,6 +28,13 @@ assert_contains "$ERR" "Permission denied" "keyboard-interactive refusal: the cl
 ssh_pw "$U" "$PW" 'python3 -c "print(6*7)"'
 assert_ne "$RC" 0 "PasswordAuthentication no: password method refused"
 assert_eq "$OUT" "" "PasswordAuthentication no: nothing ran"
+methods=$(sed -n 's/.*Permission denied (\(.*\))\..*/\1/p' <<<"$ERR")
+assert_ne "$methods" "" "PasswordAuthentication no: refused at authentication"
+if [[ ",$methods," != *,password,* ]]; then
+	ok "PasswordAuthentication no: password is not among the offered methods ($methods)"
+else
+	fail "PasswordAuthentication no: the server still offers password ($methods)"
+fi
 
 E2E_INETD=1 ssh_kbd "$U" "$PW" 'python3 -c "print(6*7)"'
 assert_eq "$OUT" 42 "keyboard-interactive in -i mode"

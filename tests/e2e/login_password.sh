@@ -19,7 +19,7 @@ assert_rc 0 "password login in -i mode (ProxyCommand)"
 assert_eq "$OUT" 42 "-i mode: command output"
 
 E2E_INETD=1 ssh_pw "$U" "wrong-$PW" 'python3 -c "print(6*7)"'
-assert_ne "$RC" 0 "-i mode: a wrong password is refused"
+assert_eq "$RC" 5 "-i mode: a wrong password is refused (sshpass is asked again)"
 assert_eq "$OUT" "" "-i mode: a wrong password runs nothing"
 
 e2e_done

@@ -27,6 +27,7 @@ refused_with() { # WHAT: the right key must now be refused
 	ssh_key "$U" "$KEY" 'python3 -c "print(6*7)"'
 	assert_eq "$RC" 255 "$1: the right key is refused"
 	assert_eq "$OUT" "" "$1: nothing ran"
+	assert_contains "$ERR" "Permission denied" "$1: refused at authentication"
 }
 
 # Group-writable with a group other users are in (Debian's sshd tolerates a private group).
@@ -79,5 +80,6 @@ stop_server
 start_server PubkeyAuthentication no AuthorizedKeysFile "%h/.ssh/keys_%u"
 ssh_key "$U" "$KEY" 'python3 -c "print(6*7)"'
 assert_eq "$RC" 255 "PubkeyAuthentication no: the right key is refused"
+assert_contains "$ERR" "Permission denied" "PubkeyAuthentication no: refused at authentication"
 
 e2e_done

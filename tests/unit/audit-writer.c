@@ -2,7 +2,7 @@
  * several processes at once, the way the listener and its forked monitors do.
  *
  *   audit-writer [--file PATH] [--journal] [--procs N] [--count N] [--fsync never|batch|every]
- *                EVENT [KEY=VALUE...]
+ *                [--allow-journal-errors] EVENT [KEY=VALUE...]
  *
  * Each of the N processes writes COUNT records of EVENT with the given fields plus
  * SANDBOX_WRITER=<process index>; "%i" in a value becomes the process index, "%n" the record
@@ -37,12 +37,14 @@ static char *expand(const char *value, int proc, int rec)
 	return out;
 }
 
+static bool allow_journal_errors;
+
 static int writer(const struct audit_sink_config *cfg, enum audit_event ev, int proc, int count,
 		  char **kv, int nkv)
 {
 	struct audit *a;
 	sbx_error err = {0};
-	if (audit_open(cfg, &a, &err) < 0) {
+	if (audit_writer_open(cfg, &a, &err) < 0) {
 		fprintf(stderr, "audit-writer: %s\n", err.msg);
 		return 1;
 	}
@@ -69,10 +71,13 @@ static int writer(const struct audit_sink_config *cfg, enum audit_event ev, int 
 	}
 	struct audit_stats st;
 	audit_get_stats(a, &st);
-	audit_close(a);
-	if (failed || st.journal_errors || st.file_errors) {
-		fprintf(stderr, "audit-writer %d: %d failed, %llu journal errors, %llu file errors\n",
-			proc, failed, st.journal_errors, st.file_errors);
+	audit_writer_close(a);
+	if (st.journal_errors)
+		fprintf(stderr, "audit-writer %d: journal_errors=%llu\n", proc, st.journal_errors);
+	if (failed || (st.journal_errors && !allow_journal_errors) || st.file_errors) {
+		fprintf(stderr,
+			"audit-writer %d: %d failed, %llu journal errors, %llu file errors\n", proc,
+			failed, st.journal_errors, st.file_errors);
 		return 1;
 	}
 	return 0;
@@ -81,24 +86,40 @@ static int writer(const struct audit_sink_config *cfg, enum audit_event ev, int 
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"file", required_argument, NULL, 'f'}, {"journal", no_argument, NULL, 'j'},
-		{"procs", required_argument, NULL, 'p'}, {"count", required_argument, NULL, 'c'},
-		{"fsync", required_argument, NULL, 's'}, {0},
+	    {"file", required_argument, NULL, 'f'},
+	    {"journal", no_argument, NULL, 'j'},
+	    {"procs", required_argument, NULL, 'p'},
+	    {"count", required_argument, NULL, 'c'},
+	    {"fsync", required_argument, NULL, 's'},
+	    {"allow-journal-errors", no_argument, NULL, 'a'},
+	    {0},
 	};
 	struct audit_sink_config cfg = {0};
 	int procs = 1, count = 1, c;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
-		case 'f': cfg.file = optarg; break;
-		case 'j': cfg.journal = true; break;
-		case 'p': procs = atoi(optarg); break;
-		case 'c': count = atoi(optarg); break;
+		case 'f':
+			cfg.file = optarg;
+			break;
+		case 'j':
+			cfg.journal = true;
+			break;
+		case 'a':
+			allow_journal_errors = true;
+			break;
+		case 'p':
+			procs = atoi(optarg);
+			break;
+		case 'c':
+			count = atoi(optarg);
+			break;
 		case 's':
 			cfg.fsync = strcmp(optarg, "every") == 0   ? AUDIT_FSYNC_EVERY
 				    : strcmp(optarg, "batch") == 0 ? AUDIT_FSYNC_BATCH
 								   : AUDIT_FSYNC_NEVER;
 			break;
-		default: return 2;
+		default:
+			return 2;
 		}
 	}
 	if (optind >= argc || procs < 1 || count < 0) {

@@ -28,6 +28,9 @@ static char last_path[512];
 /* Every keyword the parser knows; test_dump_lists_only_tested_keywords makes a new keyword fail
  * here until it is tested and documented. */
 static const char *const all_keywords[] = {
+    "AuditFile",
+    "AuditFsync",
+    "AuditJournal",
     "AuthorizedKeysFile",
     "ClientAliveCountMax",
     "ClientAliveInterval",
@@ -41,6 +44,7 @@ static const char *const all_keywords[] = {
     "PamService",
     "PasswordAuthentication",
     "PidFile",
+    "PolicyDirectory",
     "Port",
     "PrivsepDirectory",
     "PrivsepUser",
@@ -1134,7 +1138,7 @@ static void test_shipped_config_shows_true_defaults(void **state)
 	assert_int_equal(config_finish(&shipped, &err), 0);
 	config_init(&defaults);
 	assert_int_equal(config_finish(&defaults, &err), 0);
-	/* The shipped file names /etc and /usr/libexec, whatever this build was configured with. */
+	/* The shipped file names /etc, /usr/libexec and /var, whatever this build was configured with. */
 	if (strcmp(SYSCONFDIR, "/etc") != 0) {
 		free(shipped.host_keys[0]);
 		shipped.host_keys[0] = strdup(defaults.host_keys[0]);
@@ -1142,6 +1146,14 @@ static void test_shipped_config_shows_true_defaults(void **state)
 	if (strcmp(LIBEXECDIR, "/usr/libexec") != 0) {
 		free(shipped.runner_path);
 		shipped.runner_path = strdup(defaults.runner_path);
+	}
+	if (strcmp(SYSCONFDIR, "/etc") != 0) {
+		free(shipped.policy_directory);
+		shipped.policy_directory = strdup(defaults.policy_directory);
+	}
+	if (strcmp(LOCALSTATEDIR, "/var") != 0) {
+		free(shipped.audit_file);
+		shipped.audit_file = strdup(defaults.audit_file);
 	}
 	_cleanup_free_ char *a = dump_to_string(&shipped);
 	_cleanup_free_ char *b = dump_to_string(&defaults);
