@@ -89,8 +89,13 @@ int inetd_relay_start(int in_fd, int out_fd, const char *unprivileged_user, sbx_
 		close(sv[1]);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		signal(SIGPIPE, SIG_IGN);
+		pid_t parent = getppid();
 		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
 		    setresuid(uid, uid, uid) < 0)
+			_exit(1);
+		/* Changing credentials cleared the parent-death signal. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
 			_exit(1);
 		relay_run(in_fd, out_fd, sv[0]);
 	}

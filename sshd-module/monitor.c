@@ -38,6 +38,7 @@ static const monitor_handler monitor_handlers[WIRE_REQ__MAX] = {
  * connection early; the alarm also ends a PAM conversation the client leaves hanging. */
 static struct timespec monitor_grace_deadline;
 static volatile sig_atomic_t monitor_grace_active;
+static volatile pid_t monitor_net_pid;
 
 static bool monitor_grace_expired(void)
 {
@@ -53,6 +54,8 @@ static void monitor_on_alarm(int sig)
 	static const char msg[] = "sandboxd: login grace time ran out\n";
 	if (!monitor_grace_expired())
 		return;
+	if (monitor_net_pid > 0)
+		kill(monitor_net_pid, SIGKILL);
 	if (write(2, msg, sizeof(msg) - 1) < 0)
 		_exit(1);
 	_exit(1);
@@ -113,7 +116,7 @@ static int monitor_fork_net_child(struct monitor *m, const struct hostkeys *keys
 	}
 	close(sv[1]);
 	m->sock = sv[0];
-	m->net_pid = pid;
+	m->net_pid = monitor_net_pid = pid;
 	return 0;
 }
 

@@ -19,7 +19,6 @@
 /* Every refusal is answered no sooner than this after the request, so an unknown user and a
  * wrong password cannot be told apart by time (pam_unix's own delay is randomised). */
 #define AUTH_FAILURE_MIN_NSEC (2500ull * 1000 * 1000)
-#define AUTH_GENERIC_FAILURE "authentication failed"
 
 static uint64_t now_nsec(void)
 {
@@ -106,17 +105,20 @@ static void auth_account_refused(struct monitor *m, const char *reason)
 		    "SANDBOX_REASON", "pam-account", "SANDBOX_PAM_MESSAGE", reason, NULL);
 }
 
-/* After a successful authentication step: PAM account management decides. */
-static int auth_finish(struct monitor *m, const char *method, uint64_t started)
+/* After a successful authentication step: PAM account management decides. What its modules
+ * said through the conversation ("Your account has expired...") is what the client sees. */
+static int auth_finish(struct monitor *m, const char *method, uint64_t started,
+		       struct auth_password_conv *conv)
 {
 	sbx_error err = {0};
+	conv->messages[0] = '\0';
 	int r = auth_pam_account(m->pam, &err);
 	if (r < 0) {
 		m->auth_failures++;
 		auth_log(m, method, false, err.msg);
-		auth_account_refused(m, err.msg);
+		auth_account_refused(m, conv->messages[0] ? conv->messages : err.msg);
 		auth_pad_failure(started);
-		return auth_answer(m, false, err.msg);
+		return auth_answer(m, false, conv->messages[0] ? conv->messages : err.msg);
 	}
 	auth_log(m, method, true, NULL);
 	monitor_mark_authenticated(m);
@@ -150,9 +152,9 @@ int monitor_auth_password(struct monitor *m, struct wire_msg *req)
 		m->auth_failures++;
 		auth_log(m, "password", false, NULL);
 		auth_pad_failure(started);
-		return auth_answer(m, false, AUTH_GENERIC_FAILURE);
+		return auth_answer(m, false, NULL);
 	}
-	return auth_finish(m, "password", started);
+	return auth_finish(m, "password", started, &conv);
 }
 
 struct kbdint_conv {
@@ -275,7 +277,7 @@ int monitor_auth_kbdint(struct monitor *m, struct wire_msg *req)
 		auth_pad_failure(started);
 	/* PAM's own words (pam_faillock's "account locked") reach the client; never which of
 	 * user or password was wrong. */
-	return auth_answer(m, false, conv.info[0] ? conv.info : AUTH_GENERIC_FAILURE);
+	return auth_answer(m, false, conv.info[0] ? conv.info : NULL);
 }
 
 static int pubkey_lookup(struct monitor *m, const char *user, const char *type, const char *blob)
@@ -349,9 +351,9 @@ int monitor_auth_pubkey(struct monitor *m, struct wire_msg *req)
 		m->auth_failures++;
 		auth_log(m, "publickey", false, NULL);
 		auth_pad_failure(started);
-		return auth_answer(m, false, AUTH_GENERIC_FAILURE);
+		return auth_answer(m, false, NULL);
 	}
 	struct auth_password_conv conv = {.password = NULL};
 	auth_pam_set_conv(m->pam, auth_password_conv, &conv);
-	return auth_finish(m, "publickey", started);
+	return auth_finish(m, "publickey", started, &conv);
 }

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { WARNED_SESSION = 1u << 0, WARNED_IDLE = 1u << 4 };
+enum { WARNED_SESSION = 1u << 0, WARNED_IDLE = 1u << 4 }; /* a bit per clock_warnings entry */
 
 time_t monitor_now(void)
 {
@@ -283,7 +283,7 @@ int monitor_channel_close(struct monitor *m, struct wire_msg *req)
 int monitor_activity(struct monitor *m, struct wire_msg *req)
 {
 	m->last_activity = monitor_now();
-	m->warned &= ~WARNED_IDLE;
+	m->warned &= ~(WARNED_IDLE * 0x7u); /* every idle warning may come again */
 	return 0;
 }
 
@@ -447,8 +447,9 @@ static void session_tell_terminals(struct monitor *m, const char *text)
 	}
 }
 
-/* Warnings come at these many seconds before a clock runs out. */
-static const unsigned clock_warnings[] = {300, 60};
+/* Warnings come at these many seconds before a clock runs out (the last one also serves the
+ * shortest limit policy allows, one minute). */
+static const unsigned clock_warnings[] = {300, 60, 20};
 
 static int clock_check(struct monitor *m, unsigned limit, time_t since, const char *what,
 		       unsigned warned_base, const char **ret_end)

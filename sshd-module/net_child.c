@@ -68,6 +68,11 @@ static void net_drop_privileges(const struct sbx_config *cfg)
 		net_fatal("privileges could be regained");
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* Changing credentials cleared the parent-death signal: set it again. */
+	pid_t monitor = getppid();
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != monitor || monitor == 1)
+		_exit(1);
 }
 
 static void net_set_keepalive(const struct sbx_config *cfg, int sock)
@@ -108,6 +113,15 @@ static void net_show_banner(struct net_child *net, const char *text)
 	}
 }
 
+/* MaxAuthTries: the client hears the disconnect instead of one more "try again", as from
+ * sshd. */
+static void net_disconnect_now(struct net_child *net)
+{
+	ssh_session_set_disconnect_message(net->session, "Too many authentication failures");
+	ssh_disconnect(net->session);
+	net->done = true;
+}
+
 /* After a successful authentication the monitor opens the PAM session; only then does the
  * client hear "success". */
 static int net_open_session(struct net_child *net)
@@ -141,11 +155,8 @@ static int net_auth_result(struct net_child *net, struct wire_msg *ans, bool sho
 		return net_open_session(net);
 	if (show_message)
 		net_show_banner(net, message);
-	if (disconnect) {
-		ssh_session_set_disconnect_message(net->session,
-						   "Too many authentication failures");
-		net->done = true;
-	}
+	if (disconnect)
+		net_disconnect_now(net);
 	return SSH_AUTH_DENIED;
 }
 
@@ -160,9 +171,9 @@ static int net_auth_password(ssh_session session, const char *user, const char *
 		return SSH_AUTH_DENIED;
 	net_monitor_call(net, &req, WIRE_ANS_AUTH, &ans);
 	explicit_bzero(req.buf, req.len);
-	/* Only account refusals carry a message of their own; a wrong password and an unknown
-	 * user both read "authentication failed", which the client already implies. */
-	return net_auth_result(net, &ans, false);
+	/* Only account refusals carry a message (PAM's own words); a wrong password and an
+	 * unknown user carry none, so they look the same. */
+	return net_auth_result(net, &ans, true);
 }
 
 static int net_auth_none(ssh_session session, const char *user, void *userdata)
@@ -194,11 +205,8 @@ static int net_auth_pubkey(ssh_session session, const char *user, struct ssh_key
 	uint32_t result = 1, disconnect = 0;
 	if (wire_get_u32(&ans, &result) < 0 || wire_get_u32(&ans, &disconnect) < 0)
 		net_fatal("bad public key answer");
-	if (disconnect) {
-		ssh_session_set_disconnect_message(net->session,
-						   "Too many authentication failures");
-		net->done = true;
-	}
+	if (disconnect)
+		net_disconnect_now(net);
 	/* SSH_AUTH_SUCCESS to a probe makes libssh answer PK_OK, not log the user in. */
 	return result == 0 ? SSH_AUTH_SUCCESS : SSH_AUTH_DENIED;
 }
@@ -316,9 +324,13 @@ static void net_loop(struct net_child *net)
 	int ssh_fd = ssh_get_fd(net->session);
 	int timeout_ms = net->cfg->client_alive_interval ? (int)net->cfg->client_alive_interval * 1000
 							 : -1;
-	/* EXPERIMENT (e2e): process what key exchange left in libssh's buffer. */
-	ssh_event_dopoll(net->event, 0);
 	while (!net->done) {
+		/* libssh may hold bytes it already read (after the key exchange, or while a
+		 * blocking write waited for window): handle them before sleeping on the socket. */
+		if (ssh_event_dopoll(net->event, 0) == SSH_ERROR)
+			break;
+		if (net->done)
+			break;
 		struct pollfd pfd[2 + 3 * NET_MAX_CHANNELS];
 		void *owner[2 + 3 * NET_MAX_CHANNELS];
 		size_t n = 0;

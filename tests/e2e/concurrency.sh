@@ -1,11 +1,12 @@
 #!/bin/bash
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
-# 20 concurrent logins (4 users, 5 sessions each) all succeed with their own output; afterwards
-# no connection process or user process is left.
+# 20 concurrent logins (10 users, 2 sessions each: the default policy allows 3 sessions per
+# user) all succeed with their own output; afterwards no connection process or user process is
+# left.
 . "$(dirname "$0")/lib.sh"
 e2e_init
-N_USERS=4
-PER_USER=5
+N_USERS=10
+PER_USER=2
 users=() pws=()
 for ((i = 0; i < N_USERS; i++)); do
 	make_user

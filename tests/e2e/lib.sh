@@ -192,7 +192,7 @@ remove_user() {
 	# shellcheck disable=SC2086
 	[ -n "$pids" ] && kill -KILL $pids 2>/dev/null
 	userdel -r -f "$u" >/dev/null 2>&1 || userdel -f "$u" >/dev/null 2>&1
-	rm -rf "/home/$u"
+	rm -rf "/home/${u:?}"
 }
 
 e2e_cleanup() {
@@ -302,7 +302,8 @@ write_config() {
 		for kv in "ListenAddress=127.0.0.1" "Port=$PORT" "HostKey=$T/ssh_host_ed25519_key" \
 			"PidFile=$T/sandboxd.pid" "PamService=$PAM_SERVICE" "PrivsepUser=_sandboxd" \
 			"PrivsepDirectory=$T/empty" "RuntimeDirectory=$T/run" \
-			"RunnerPath=$SANDBOX_PYTHON" \
+			"RunnerPath=$SANDBOX_PYTHON" "PolicyDirectory=$T/policy" \
+			"AuditFile=$T/audit.jsonl" "AuditJournal=no" \
 			"LogLevel=$E2E_LOGLEVEL"; do
 			k=${kv%%=*}
 			if [ -n "${over[$k]+x}" ]; then
