@@ -4,7 +4,8 @@
 # Prints hyperfine medians and the ratio runner/python3.11 for: start-up (-c pass), a pure
 # Python loop, a loop raising a hot audit event (builtins.id), and write-mode open() calls (the
 # policy's path check). A second runner build (e.g. linked against the shared libpython) is
-# measured alongside when given.
+# measured alongside when given. Each hyperfine has 10 to 30 runs and a time bound; the
+# "RESULT" lines (name, ours, reference, unit) are for tests/bench/run.sh.
 set -eu
 runner=$(realpath "${1:-./sandbox-python}")
 other=${2:+$(realpath "$2")}
@@ -42,15 +43,19 @@ PY
 bench() { # name, then commands
 	name=$1
 	shift
-	hyperfine -N --warmup 3 --min-runs 10 --style none --export-json "$work/$name.json" "$@" \
-		>/dev/null 2>&1 || hyperfine --warmup 3 --min-runs 10 --style none \
-		--export-json "$work/$name.json" "$@" >/dev/null
+	timeout -k 5 300 hyperfine -N --warmup 3 --min-runs 10 --max-runs 30 --style none \
+		--export-json "$work/$name.json" "$@" >/dev/null 2>&1 ||
+		timeout -k 5 300 hyperfine --warmup 3 --min-runs 10 --max-runs 30 --style none \
+			--export-json "$work/$name.json" "$@" >/dev/null
 	"$py" - "$work/$name.json" "$name" <<'PY'
 import json, sys
 res = json.load(open(sys.argv[1]))["results"]
 base = res[0]["median"]
 for r in res:
     print(f"{sys.argv[2]:8} {r['median'] * 1000:9.1f} ms  x{r['median'] / base:5.2f}  {r['command']}")
+for r in res[1:]:
+    print(f"RESULT\trunner: {sys.argv[2]} ({r['command'].split()[0].rsplit('/', 1)[-1]} vs python3.11)"
+          f"\t{r['median'] * 1000:.1f}\t{base * 1000:.1f}\tms (median)")
 PY
 }
 

@@ -43,6 +43,7 @@ T=$(mktemp -d /tmp/sbxbench-ssh.XXXXXX) || die mktemp
 chmod 0755 "$T"
 mkdir -m 0755 "$T/empty" "$T/policy"
 U=""
+USERS=()
 SBX_PID=""
 SSHD_PID=""
 PAM_SERVICE="sandboxd-bench-$$"
@@ -63,21 +64,23 @@ stop_pid() { # PID: TERM, up to 5 s, then KILL; reaps it
 }
 
 cleanup() {
-	local rc=$? p pids
+	local rc=$? p pids u
 	set +e
 	for p in "${BG_PIDS[@]}"; do
 		kill -TERM "$p" 2>/dev/null
 	done
 	stop_pid "$SBX_PID"
 	stop_pid "$SSHD_PID"
-	if [ -n "$U" ]; then
-		pids=$(ps -o pid= -u "$U" 2>/dev/null | tr -d ' ')
+	for u in "${USERS[@]}"; do
+		pids=$(ps -o pid= -u "$u" 2>/dev/null | tr -d ' ')
 		# shellcheck disable=SC2086
 		[ -n "$pids" ] && kill -KILL $pids 2>/dev/null
-		sleep 0.2
-		userdel -r -f "$U" >/dev/null 2>&1 || userdel -f "$U" >/dev/null 2>&1
-		rm -rf "/home/${U:?}"
-	fi
+	done
+	[ "${#USERS[@]}" -gt 0 ] && sleep 0.2
+	for u in "${USERS[@]}"; do
+		userdel -r -f "$u" >/dev/null 2>&1 || userdel -f "$u" >/dev/null 2>&1
+		rm -rf "/home/${u:?}"
+	done
 	rm -f "$PAM_FILE"
 	[ "$MADE_RUN_SSHD" = 1 ] && rmdir /run/sshd 2>/dev/null
 	if [ "$rc" != 0 ]; then
@@ -124,22 +127,34 @@ wait_listen() { # PID PORT LOG: 10 s at most
 	return 1
 }
 
-# ---- the throwaway user, its key and scripts ----
-U="sbxbench_$(head -c 64 /dev/urandom | tr -dc 'a-z0-9' | head -c 8)"
-useradd -m -s /bin/bash -c "sandboxd-bench pid $$" "$U" || die "useradd $U"
-# pam_unix refuses accounts with a locked password ("!") for any login, keys included: give it
-# an unusable-but-unlocked one.
-usermod -p '*' "$U"
-HOME_U=$(getent passwd "$U" | cut -d: -f6)
-G=$(id -gn "$U")
+# ---- the throwaway users (one per concurrent login: the policy allows 3 sessions per user),
+# one key for all, the scripts in every home ----
+TAG=$(head -c 64 /dev/urandom | tr -dc 'a-z0-9' | head -c 6)
 KEY="$T/id_bench"
-ssh-keygen -q -t ed25519 -N '' -C "$U@bench" -f "$KEY" >/dev/null || die ssh-keygen
-install -d -m 0700 -o "$U" -g "$G" "$HOME_U/.ssh"
-install -m 0600 -o "$U" -g "$G" "$KEY.pub" "$HOME_U/.ssh/authorized_keys"
+ssh-keygen -q -t ed25519 -N '' -C "bench" -f "$KEY" >/dev/null || die ssh-keygen
 printf 'print("hello")\n' >"$T/hello.py"
 printf 'import time\ntime.sleep(3)\n' >"$T/sleep3.py"
-install -m 0644 -o "$U" -g "$G" "$T/hello.py" "$HOME_U/hello.py"
-install -m 0644 -o "$U" -g "$G" "$T/sleep3.py" "$HOME_U/sleep3.py"
+make_user() { # NAME
+	local u=$1 home g
+	useradd -m -s /bin/bash -c "sandboxd-bench pid $$" "$u" || die "useradd $u"
+	USERS+=("$u")
+	# pam_unix refuses accounts with a locked password ("!") for any login, keys included:
+	# give it an unusable-but-unlocked one.
+	usermod -p '*' "$u"
+	home=$(getent passwd "$u" | cut -d: -f6)
+	g=$(id -gn "$u")
+	install -d -m 0700 -o "$u" -g "$g" "$home/.ssh"
+	install -m 0600 -o "$u" -g "$g" "$KEY.pub" "$home/.ssh/authorized_keys"
+	install -m 0644 -o "$u" -g "$g" "$T/hello.py" "$home/hello.py"
+	install -m 0644 -o "$u" -g "$g" "$T/sleep3.py" "$home/sleep3.py"
+}
+U="sbxbench_${TAG}_0"
+make_user "$U"
+if [ "$BENCH_CONCURRENT" = 1 ]; then
+	for ((i = 1; i <= CONC; i++)); do
+		make_user "sbxbench_${TAG}_$i"
+	done
+fi
 
 # ---- our server ----
 getent passwd _sandboxd >/dev/null ||
@@ -186,7 +201,7 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 PubkeyAuthentication yes
 AuthorizedKeysFile .ssh/authorized_keys
-AllowUsers $U
+AllowUsers sbxbench_${TAG}_*
 PermitRootLogin no
 PrintMotd no
 PrintLastLog no
@@ -205,6 +220,8 @@ SSH_BASE="ssh -F /dev/null -i $KEY -o IdentitiesOnly=yes -o IdentityAgent=none -
 -o ConnectTimeout=10"
 SSH_SBX="$SSH_BASE -p $SBX_PORT $U@127.0.0.1"
 SSH_OSS="$SSH_BASE -p $SSHD_PORT $U@127.0.0.1"
+SSH_SBX_N="$SSH_BASE -p $SBX_PORT" # + user@127.0.0.1
+SSH_OSS_N="$SSH_BASE -p $SSHD_PORT"
 
 # The same program on both sides: our runner in a jail vs the user's shell running python3.11.
 SBX_HELLO="run hello.py"
@@ -292,23 +309,29 @@ printf 'peak PSS, one session\t%s\t%s\tMiB\n' \
 	"$(awk "BEGIN { printf \"%.1f\", $O_PSS / 1024 }")" >>"$RESULTS"
 
 # ---- CONC concurrent logins, three rounds each, the best round's wall time ----
-conc_round() { # SSH-COMMAND REMOTE-COMMAND: prints wall ms and the number of failures
+conc_round() { # SSH-COMMAND-WITHOUT-DESTINATION REMOTE-COMMAND: wall ms, failures (user i+1 each)
 	local t0 t1 i fails=0 pids=()
 	t0=$(date +%s%N)
 	for ((i = 0; i < CONC; i++)); do
 		# shellcheck disable=SC2086
-		timeout -k 5 "$SSH_TIMEOUT" $1 "$2" >/dev/null 2>&1 &
+		timeout -k 5 "$SSH_TIMEOUT" $1 "sbxbench_${TAG}_$((i + 1))@127.0.0.1" "$2" \
+			>/dev/null 2>"$T/conc.$i.err" &
 		pids+=($!)
 	done
-	for i in "${pids[@]}"; do
-		wait "$i" || fails=$((fails + 1))
+	for ((i = 0; i < CONC; i++)); do
+		if ! wait "${pids[$i]}"; then
+			fails=$((fails + 1))
+			# The first failure's message, for the report.
+			[ -s "$T/conc.$CONC_NAME.err" ] ||
+				{ head -c 200 "$T/conc.$i.err" | tr '\n' ' ' >"$T/conc.$CONC_NAME.err"; echo >>"$T/conc.$CONC_NAME.err"; }
+		fi
 	done
 	t1=$(date +%s%N)
 	echo "$(((t1 - t0) / 1000000)) $fails"
 }
 conc_best() { # SSH-COMMAND REMOTE-COMMAND: best wall ms of 3 rounds, total failures
-	local r ms f best=999999999 fails=0
-	for r in 1 2 3; do
+	local ms f best=999999999 fails=0
+	for _ in 1 2 3; do
 		read -r ms f < <(conc_round "$1" "$2")
 		[ "$ms" -lt "$best" ] && best=$ms
 		fails=$((fails + f))
@@ -316,15 +339,20 @@ conc_best() { # SSH-COMMAND REMOTE-COMMAND: best wall ms of 3 rounds, total fail
 	echo "$best $fails"
 }
 if [ "$BENCH_CONCURRENT" = 1 ]; then
-	read -r S_MS S_F < <(conc_best "$SSH_SBX" "$SBX_PASS")
-	read -r O_MS O_F < <(conc_best "$SSH_OSS" "$OSS_PASS")
-	printf '%s concurrent logins (best of 3; failures %s/%s)\t%s\t%s\tms (wall)\n' \
-		"$CONC" "$S_F" "$O_F" "$S_MS" "$O_MS" >>"$RESULTS"
+	CONC_NAME=sandboxd
+	read -r S_MS S_F < <(conc_best "$SSH_SBX_N" "$SBX_PASS")
+	CONC_NAME=sshd
+	read -r O_MS O_F < <(conc_best "$SSH_OSS_N" "$OSS_PASS")
+	printf '%s concurrent logins as %s users (best of 3; failures %s/%s)\t%s\t%s\tms (wall)\n' \
+		"$CONC" "$CONC" "$S_F" "$O_F" "$S_MS" "$O_MS" >>"$RESULTS"
 fi
 
 echo "ssh end to end: sandboxd ($SBX_HELLO, jail + sandbox-python) vs sshd ($OSS_HELLO via bash), $RUNS runs"
 awk -F'\t' '{ r = ($3 > 0) ? sprintf("%.2f", $2 / $3) : "-";
-	printf "  %-52s ours %9s  ref %9s  %-11s x%s\n", $1, $2, $3, $4, r }' "$RESULTS"
+	printf "  %-62s ours %9s  ref %9s  %-11s x%s\n", $1, $2, $3, $4, r }' "$RESULTS"
+for f in "$T"/conc.sandboxd.err "$T"/conc.sshd.err; do
+	[ -s "$f" ] && echo "  first concurrent-login failure, $(basename "$f" .err | cut -d. -f2): $(cat "$f")"
+done
 echo "  per-process, peak sample:"
 sed 's/;/\n   /g; s/^/   /' "$T/mem.sandboxd" "$T/mem.sshd" | grep -v '^ *$'
 # The machine-readable lines run.sh collects.

@@ -2,10 +2,12 @@
 # Helpers shared by tests/e2e/runner_*.sh (sourced after lib.sh, after start_server).
 
 # py CODE [USER PASSWORD]: runs CODE with `python3 -c` in the jail; the code travels
-# base64-encoded, so there is no quoting to get wrong. Sets OUT, ERR, RC like ssh_pw.
+# base64-encoded, so there is no quoting to get wrong. Sets OUT, ERR, RC like ssh_pw, and PY_CMD
+# (the command line as the server records it in the exec audit event).
 py() {
 	local code=$1 user=${2:-$U} pass=${3:-$PW}
-	ssh_pw "$user" "$pass" "python3 -c \"import base64; exec(base64.b64decode('$(printf '%s' "$code" | base64 -w0)'))\""
+	PY_CMD="python3 -c \"import base64; exec(base64.b64decode('$(printf '%s' "$code" | base64 -w0)'))\""
+	ssh_pw "$user" "$pass" "$PY_CMD"
 }
 
 # ssh_stdin INPUT-FILE COMMAND...: like ssh_pw "$U" "$PW", but the remote command's stdin is
