@@ -7,3 +7,7 @@ int ctl_lock_main(int argc, char **argv);
 int ctl_unlock_main(int argc, char **argv);
 int ctl_status_main(int argc, char **argv);
 int ctl_audit_main(int argc, char **argv);
+int ctl_sessions_main(int argc, char **argv);
+int ctl_kill_main(int argc, char **argv);
+int ctl_reload_main(int argc, char **argv);
+int ctl_replay_main(int argc, char **argv);

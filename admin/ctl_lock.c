@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include "admin/ctl_commands.h"
+#include "admin/ctl_control.h"
+#include "admin/ctl_admin_audit.h"
 #include "admin/ctl_util.h"
 
 #include <getopt.h>
@@ -9,15 +11,22 @@
 #include <stdio.h>
 #include <string.h>
 
+static bool lock_kill; /* lock --kill: end the user's live sessions too */
+
 /* Checks "COMMAND USER" and returns the user's level, or an exit status. */
 static int parse_user(int argc, char **argv, struct policy_level *ret)
 {
-	static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	static const struct option options[] = {
+	    {"help", no_argument, NULL, 'h'}, {"kill", no_argument, NULL, 'k'}, {0}};
 	int c, r;
 
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (c == 'k' && strcmp(argv[0], "lock") == 0) {
+			lock_kill = true;
+			continue;
+		}
 		if (c == 'h') {
 			printf("Usage: sandboxctl %s USER\n", argv[0]);
 			return -1;
@@ -50,6 +59,9 @@ int ctl_lock_main(int argc, char **argv)
 		ctl_error("%s", err.msg);
 		return CTL_EXIT_FAILURE;
 	}
+	ctl_audit_admin("lock", level.name, NULL, "locked=yes", "success");
+	if (lock_kill)
+		return ctl_control_kill_user(level.name);
 	return CTL_EXIT_OK;
 }
 
@@ -69,6 +81,7 @@ int ctl_unlock_main(int argc, char **argv)
 		ctl_error("%s", err.msg);
 		return CTL_EXIT_FAILURE;
 	}
+	ctl_audit_admin("unlock", level.name, "locked=yes", "locked=unset", "success");
 	/* A course or the default may lock too: say so rather than report a success that is not. */
 	pw = getpwnam(level.name);
 	if (pw && policy_user_groups(level.name, pw->pw_gid, &groups, &err) == 0 &&

@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include "admin/ctl_commands.h"
+#include "admin/ctl_control.h"
+#include "admin/ctl_admin_audit.h"
 #include "admin/ctl_util.h"
 #include "common/cleanup.h"
 
@@ -94,11 +96,27 @@ static int quota_set(int argc, char **argv)
 	r = ctl_check_level_exists(&level);
 	if (r)
 		return r;
+	enum policy_key keys[POLICY_KEY_COUNT];
+	size_t n_keys = 0;
+	for (int i = optind + 1; i < argc && n_keys < POLICY_KEY_COUNT; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(argv[i], "="), argv[i]);
+		if (policy_key_from_name(name, &keys[n_keys], NULL) == 0)
+			n_keys++;
+	}
+	struct policy_values before = {0}, after = {0};
+	policy_level_load(ctl_options.policy_dir, &level, &before, NULL);
 	if (policy_set(ctl_options.policy_dir, &level, (const char *const *)argv + optind + 1,
 		       (size_t)(argc - optind - 1), &err) < 0) {
 		ctl_error("%s", err.msg);
 		return CTL_EXIT_FAILURE;
 	}
+	char old_text[1024], new_text[1024];
+	policy_level_load(ctl_options.policy_dir, &level, &after, NULL);
+	ctl_describe_keys(&before, keys, n_keys, old_text, sizeof(old_text));
+	ctl_describe_keys(&after, keys, n_keys, new_text, sizeof(new_text));
+	ctl_audit_admin("quota-set", argv[optind], old_text, new_text, "success");
+	ctl_control_apply_limits(argv[optind]);
 	return CTL_EXIT_OK;
 }
 
@@ -127,11 +145,24 @@ static int quota_unset(int argc, char **argv)
 	r = check_level(&level, true);
 	if (r)
 		return r;
+	enum policy_key keys[POLICY_KEY_COUNT];
+	size_t n_keys = 0;
+	for (int i = optind + 1; i < argc && n_keys < POLICY_KEY_COUNT; i++)
+		if (policy_key_from_name(argv[i], &keys[n_keys], NULL) == 0)
+			n_keys++;
+	struct policy_values before = {0}, after = {0};
+	policy_level_load(ctl_options.policy_dir, &level, &before, NULL);
 	if (policy_unset(ctl_options.policy_dir, &level, (const char *const *)argv + optind + 1,
 			 (size_t)(argc - optind - 1), NULL, &err) < 0) {
 		ctl_error("%s", err.msg);
 		return CTL_EXIT_FAILURE;
 	}
+	char old_text[1024], new_text[1024];
+	policy_level_load(ctl_options.policy_dir, &level, &after, NULL);
+	ctl_describe_keys(&before, keys, n_keys, old_text, sizeof(old_text));
+	ctl_describe_keys(&after, keys, n_keys, new_text, sizeof(new_text));
+	ctl_audit_admin("quota-unset", argv[optind], old_text, new_text, "success");
+	ctl_control_apply_limits(argv[optind]);
 	return CTL_EXIT_OK;
 }
 

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "admin/ctl_commands.h"
+#include "admin/ctl_control.h"
 #include "admin/ctl_util.h"
 #include "common/cleanup.h"
 #include "common/config_file.h"
@@ -23,8 +24,27 @@ struct status {
 	char policy[1100];
 	bool policy_ok;
 	char daemon[256];
-	long pid; /* 0: not running */
+	long pid;	 /* 0: not running */
+	long sessions;	 /* -1: the daemon did not answer */
+	char cgroup[32]; /* the daemon's cgroup driver */
 };
+
+/* Live numbers from the daemon's control socket, when it answers. */
+static void live_status(struct status *s)
+{
+	struct ctl_answer a;
+	char msg[1024];
+	s->sessions = -1;
+	if (!s->pid || ctl_control_call("status", &a, msg, sizeof(msg)) != CTL_CONTROL_OK)
+		return;
+	if (a.n > 0) {
+		const char *n = ctl_record_get(&a.records[0], "sessions");
+		const char *cg = ctl_record_get(&a.records[0], "cgroup");
+		s->sessions = n ? strtol(n, NULL, 10) : -1;
+		snprintf(s->cgroup, sizeof(s->cgroup), "%s", cg ? cg : "");
+	}
+	ctl_answer_free(&a);
+}
 
 /* Reads the pid file and checks that the process is there and is sandboxd (a pid reused by
  * another program after a crash is not our daemon). */
@@ -85,6 +105,7 @@ static void collect(struct status *s)
 		pid_file = cfg.pid_file;
 	check_daemon(pid_file, s);
 	config_free(&cfg);
+	live_status(s);
 
 	r = policy_load_all(ctl_options.policy_dir, &store, &err);
 	s->policy_ok = r == 0;
@@ -142,9 +163,15 @@ int ctl_status_main(int argc, char **argv)
 		ctl_json_string(stdout, s.daemon);
 		printf(",\"running\":%s,\"pid\":", s.pid ? "true" : "false");
 		if (s.pid)
-			printf("%ld}\n", s.pid);
+			printf("%ld", s.pid);
 		else
-			printf("null}\n");
+			printf("null");
+		if (s.sessions >= 0) {
+			printf(",\"sessions\":%ld,\"cgroup_driver\":", s.sessions);
+			ctl_json_string(stdout, s.cgroup);
+			printf("}\n");
+		} else
+			printf(",\"sessions\":null,\"cgroup_driver\":null}\n");
 	} else {
 		struct ctl_table t;
 		r = ctl_table_init(&t, 2, (const char *const[]){"", ""});
@@ -157,6 +184,10 @@ int ctl_status_main(int argc, char **argv)
 			r = ctl_table_add(&t, (const char *const[]){"policy:", s.policy});
 		if (r == 0)
 			r = ctl_table_add(&t, (const char *const[]){"daemon:", s.daemon});
+		char live[64];
+		snprintf(live, sizeof(live), "%ld live (cgroups %s)", s.sessions, s.cgroup);
+		if (r == 0 && s.sessions >= 0)
+			r = ctl_table_add(&t, (const char *const[]){"sessions:", live});
 		if (r == 0) {
 			/* Row 0 is the empty header: print from row 1. */
 			struct ctl_table body = t;

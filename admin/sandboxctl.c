@@ -22,10 +22,14 @@ static const struct ctl_command commands[] = {
      "  quota unset {USER|@GROUP|default} KEY...\n"
      "  quota show {USER|@GROUP|default} [--effective] [--json]\n"
      "  quota list [--json]"},
-    {"lock", ctl_lock_main, "lock USER"},
+    {"lock", ctl_lock_main, "lock USER [--kill]"},
     {"unlock", ctl_unlock_main, "unlock USER"},
     {"status", ctl_status_main, "status [--json]"},
     {"audit", ctl_audit_main, "audit [--user U] [--event E] [--since T] [-f] [--json] [--verify]"},
+    {"sessions", ctl_sessions_main, "sessions [--user U] [--json]"},
+    {"kill", ctl_kill_main, "kill SESSION|--user U"},
+    {"reload", ctl_reload_main, "reload"},
+    {"replay", ctl_replay_main, "replay SESSION [--channel N] [--speed X] [--no-wait] [--dir D]"},
 };
 
 static void usage(FILE *out)
@@ -41,6 +45,20 @@ static void usage(FILE *out)
 	fprintf(out, "\nSee sandboxctl(8).\n");
 }
 
+/* The daemon's PolicyDirectory, so sandboxctl and sandboxd read the same files. */
+static const char *policy_dir_from_config(const char *path)
+{
+	static char dir[4096];
+	struct sbx_config cfg;
+	config_init(&cfg);
+	int r = config_load_file(&cfg, path, NULL);
+	if (r == 0)
+		r = config_finish(&cfg, NULL);
+	snprintf(dir, sizeof(dir), "%s", r == 0 ? cfg.policy_directory : POLICY_DEFAULT_DIR);
+	config_free(&cfg);
+	return dir;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -51,6 +69,7 @@ int main(int argc, char **argv)
 	    {0},
 	};
 	int c;
+	bool policy_dir_given = false;
 
 	ctl_options.policy_dir = POLICY_DEFAULT_DIR;
 	ctl_options.config_file = SANDBOXD_DEFAULT_CONFIG;
@@ -60,6 +79,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'P':
 			ctl_options.policy_dir = optarg;
+			policy_dir_given = true;
 			break;
 		case 'C':
 			ctl_options.config_file = optarg;
@@ -77,6 +97,8 @@ int main(int argc, char **argv)
 					       argv[optind - 1]);
 		}
 	}
+	if (!policy_dir_given)
+		ctl_options.policy_dir = policy_dir_from_config(ctl_options.config_file);
 	if (optind >= argc)
 		return ctl_usage_error("no command given (see sandboxctl --help)");
 	if (strcmp(argv[optind], "help") == 0) {

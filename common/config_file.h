@@ -43,6 +43,8 @@ struct sbx_config {
 	char *audit_fsync;               /* AuditFsync: never, batch, every */
 	bool audit_journal;              /* AuditJournal */
 	char *policy_directory;          /* PolicyDirectory: limits per default, course, user */
+	bool record_input;               /* RecordInput */
+	char *state_directory;           /* StateDirectory: recordings, home images */
 	char *runtime_directory;         /* RuntimeDirectory: live sessions, jail mount points */
 	char *runner_path;               /* RunnerPath: the Python runner, default LIBEXECDIR/sandbox-python */
 	/* Internal to config_file.c: keywords already given through config_apply_option, one bit

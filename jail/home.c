@@ -126,7 +126,7 @@ uint64_t home_image_bytes(uint64_t quota_bytes)
 	if (quota_bytes < HOME_IMAGE_MIN_BYTES)
 		return HOME_IMAGE_MIN_BYTES;
 	if (quota_bytes > UINT64_MAX - HOME_BLOCK_SIZE)
-		return UINT64_MAX - (UINT64_MAX % HOME_BLOCK_SIZE) - HOME_BLOCK_SIZE + 1;
+		return UINT64_MAX / HOME_BLOCK_SIZE * HOME_BLOCK_SIZE;
 	return (quota_bytes + HOME_BLOCK_SIZE - 1) / HOME_BLOCK_SIZE * HOME_BLOCK_SIZE;
 }
 

@@ -48,7 +48,7 @@
 #define MKFS_EXT4 "/usr/sbin/mkfs.ext4"
 #define E2FSCK "/usr/sbin/e2fsck"
 #define RESIZE2FS "/usr/sbin/resize2fs"
-#define TUNE2FS "/usr/sbin/tune2fs"
+#define DEBUGFS "/usr/sbin/debugfs"
 
 struct image_dirs {
 	int state;	/* state_dir/homes */
@@ -273,9 +273,9 @@ static int find_loop(const struct stat *img, char *ret_name, size_t size)
 	while (!found && (de = readdir(dir))) {
 		if (strncmp(de->d_name, "loop", 4) != 0)
 			continue;
-		char dev[64];
+		char dev[300];
 		struct loop_info64 info;
-		snprintf(dev, sizeof(dev), "/dev/%s", de->d_name);
+		snprintf(dev, sizeof(dev), "/dev/%.256s", de->d_name);
 		/* Opening and closing an unmounted AUTOCLEAR device that nobody holds frees it:
 		 * exactly what a half-finished attach of a crashed monitor left behind. */
 		_cleanup_close_ int fd = open(dev, O_RDONLY | O_CLOEXEC);
@@ -295,7 +295,7 @@ static int find_loop(const struct stat *img, char *ret_name, size_t size)
  * mount of the same image would corrupt it. */
 static int ensure_image_free(const struct home_params *p, const struct stat *img, sbx_error *err)
 {
-	char dev[64] = "";
+	char dev[300] = "";
 	for (int i = 0; i < 40; i++) {
 		int r = find_loop(img, dev, sizeof(dev));
 		if (r < 0)
@@ -329,7 +329,9 @@ static int loop_attach(int img_fd, const char *img_path, int *ret_fd, char *name
 		}
 		struct loop_config cfg = {.fd = (uint32_t)img_fd};
 		cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR;
-		snprintf((char *)cfg.info.lo_file_name, sizeof(cfg.info.lo_file_name), "%s", img_path);
+		/* For losetup's listing only (it truncates long paths as the kernel does). */
+		size_t n_name = strnlen(img_path, sizeof(cfg.info.lo_file_name) - 1);
+		memcpy(cfg.info.lo_file_name, img_path, n_name);
 		if (ioctl(fd, LOOP_CONFIGURE, &cfg) == 0) {
 			*ret_fd = TAKE_FD(fd);
 			return 0;
@@ -365,7 +367,7 @@ static int grow_file(int img_fd, const struct stat *st, uint64_t want, const cha
 	return 0;
 }
 
-static int resize_online(const struct home_params *p, const char *loopdev, sbx_error *err)
+static int resize(const struct home_params *p, const char *loopdev, sbx_error *err)
 {
 	char errbuf[512];
 	int status, r;
@@ -373,8 +375,27 @@ static int resize_online(const struct home_params *p, const char *loopdev, sbx_e
 	if ((r = run_tool(argv, -1, &status, errbuf, sizeof(errbuf), err)) < 0)
 		return r;
 	if (status != 0)
-		return sbx_error_set(err, EIO, "growing the home of %s failed (resize2fs %d): %s",
-				     p->user, status, errbuf);
+		return sbx_error_set(err, strstr(errbuf, "Permission denied") ? EPERM : EIO,
+				     "growing the home of %s failed (resize2fs %d): %s", p->user, status,
+				     errbuf);
+	return 0;
+}
+
+/* The blocks only root may use (the jail has no CAP_SYS_RESOURCE). debugfs, not tune2fs: the
+ * reserve may exceed the half of the blocks that tune2fs allows. */
+static int set_reserve(const struct home_params *p, const char *loopdev, uint64_t blocks,
+		       sbx_error *err)
+{
+	char cmd[64], errbuf[512];
+	int status, r;
+	snprintf(cmd, sizeof(cmd), "ssv r_blocks_count %" PRIu64, blocks);
+	const char *argv[] = {DEBUGFS, "-w", "-R", cmd, loopdev, NULL};
+	if ((r = run_tool(argv, -1, &status, errbuf, sizeof(errbuf), err)) < 0)
+		return r;
+	/* debugfs prints its banner on stderr and exits 0 even when a request fails. */
+	if (status != 0 || strstr(errbuf, "rror") || strstr(errbuf, "nvalid"))
+		return sbx_error_set(err, EIO, "setting the reserve of the home of %s failed: %s",
+				     p->user, errbuf);
 	return 0;
 }
 
@@ -402,7 +423,7 @@ static int mount_fresh(const struct home_params *p, const struct image_dirs *d, 
 	_cleanup_close_ int img = -1, loop = -1;
 	struct stat st;
 	struct home_ext4_super sb;
-	char loopdev[64], errbuf[512], mp_proc[64], num[32];
+	char loopdev[64], errbuf[512], mp_proc[64];
 	int status, r;
 	uint64_t want = home_image_bytes(p->quota_bytes);
 
@@ -420,6 +441,9 @@ static int mount_fresh(const struct home_params *p, const struct image_dirs *d, 
 	if ((r = loop_attach(img, d->img_path, &loop, loopdev, sizeof(loopdev), err)) < 0)
 		return r;
 
+	/* e2fsck takes a reserve above half the blocks for corruption: take ours back first. */
+	if (sb.reserved_blocks > sb.blocks / 2 && (r = set_reserve(p, loopdev, 0, err)) < 0)
+		return r;
 	const char *fsck[] = {E2FSCK, "-p", loopdev, NULL};
 	if ((r = run_tool(fsck, -1, &status, errbuf, sizeof(errbuf), err)) < 0)
 		return r;
@@ -431,18 +455,30 @@ static int mount_fresh(const struct home_params *p, const struct image_dirs *d, 
 	if ((r = read_super(img, &sb)) < 0)
 		return damaged(p, "bad superblock after e2fsck", err);
 
-	/* Blocks beyond the quota (an image larger than a lowered quota) are root's reserve. */
+	/* Grown offline, before the mount: resize2fs wants a full check first. (Online growth
+	 * needs CAP_SYS_RESOURCE, which an offline grow does not.) */
 	uint64_t fs_bytes = sb.blocks * sb.block_size;
-	uint64_t reserve = fs_bytes > want ? (fs_bytes - want) / sb.block_size : 0;
-	if (reserve != sb.reserved_blocks) {
-		snprintf(num, sizeof(num), "%" PRIu64, reserve);
-		const char *tune[] = {TUNE2FS, "-r", num, loopdev, NULL};
-		if ((r = run_tool(tune, -1, &status, errbuf, sizeof(errbuf), err)) < 0)
+	if (fs_bytes < want) {
+		const char *full[] = {E2FSCK, "-f", "-p", loopdev, NULL};
+		if ((r = run_tool(full, -1, &status, errbuf, sizeof(errbuf), err)) < 0)
 			return r;
-		if (status != 0)
-			return sbx_error_set(err, EIO, "tune2fs -r for the home of %s failed: %s",
-					     p->user, errbuf);
+		if (status & ~3) {
+			char detail[600];
+			snprintf(detail, sizeof(detail), "e2fsck -f -p exit status %d: %s", status,
+				 errbuf);
+			return damaged(p, detail, err);
+		}
+		if ((r = resize(p, loopdev, err)) < 0)
+			return r;
+		if ((r = read_super(img, &sb)) < 0)
+			return damaged(p, "bad superblock after resize2fs", err);
+		fs_bytes = sb.blocks * sb.block_size;
 	}
+
+	/* Blocks beyond the quota (an image larger than a lowered quota) are root's reserve. */
+	uint64_t reserve = fs_bytes > want ? (fs_bytes - want) / sb.block_size : 0;
+	if (reserve != sb.reserved_blocks && (r = set_reserve(p, loopdev, reserve, err)) < 0)
+		return r;
 
 	snprintf(mp_proc, sizeof(mp_proc), "/proc/self/fd/%d", mp_fd);
 	if (mount(loopdev, mp_proc, "ext4", MS_NOSUID | MS_NODEV | MS_NOEXEC,
@@ -450,14 +486,11 @@ static int mount_fresh(const struct home_params *p, const struct image_dirs *d, 
 		return sbx_error_errno(err, errno, "mount %s (%s) on %s", d->img_path, loopdev,
 				       d->mount_path);
 	/* From here the mount holds the loop device; AUTOCLEAR frees it at the last unmount. */
-	if (fs_bytes < want && (r = resize_online(p, loopdev, err)) < 0)
-		goto fail;
-	if ((r = fix_root(p, d, err)) < 0)
-		goto fail;
+	if ((r = fix_root(p, d, err)) < 0) {
+		unmount(d->mount_path, NULL);
+		return r;
+	}
 	return 0;
-fail:
-	unmount(d->mount_path, NULL);
-	return r;
 }
 
 /* Another session holds the mounted home: grow it now if the quota went up. */
@@ -484,7 +517,9 @@ static int grow_mounted(const struct home_params *p, const struct image_dirs *d,
 	base = base ? base + 1 : link;
 	if (strncmp(base, "loop", 4) != 0)
 		return sbx_error_set(err, EIO, "%s is not mounted from a loop device", d->mount_path);
-	snprintf(loopdev, sizeof(loopdev), "/dev/%s", base);
+	if (strlen(base) > 32)
+		return sbx_error_set(err, EIO, "unexpected block device name %s", base);
+	snprintf(loopdev, sizeof(loopdev), "/dev/%.32s", base);
 	if ((loop = open(loopdev, O_RDONLY | O_CLOEXEC)) < 0)
 		return sbx_error_errno(err, errno, "open %s", loopdev);
 	struct loop_info64 info;
@@ -496,7 +531,10 @@ static int grow_mounted(const struct home_params *p, const struct image_dirs *d,
 		return r;
 	if (ioctl(loop, LOOP_SET_CAPACITY, 0) < 0)
 		return sbx_error_errno(err, errno, "LOOP_SET_CAPACITY %s", loopdev);
-	return resize_online(p, loopdev, err);
+	/* Online growth needs CAP_SYS_RESOURCE; without it the file system keeps its size until
+	 * the next attach that mounts it afresh (which grows it offline). */
+	r = resize(p, loopdev, err);
+	return r == -EPERM ? 0 : r;
 }
 
 static int image_attach(const struct home_params *p, struct home *h, sbx_error *err)

@@ -126,7 +126,7 @@ static void rec_end(struct record *r)
 }
 
 static int req_fail(struct control_request *req, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static int req_fail(struct control_request *req, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -498,9 +498,8 @@ static int serve_sessions(struct control_request *req, FILE *out)
 				rec_u64(&r, "left", left > 0 ? (uint64_t)left : 0);
 			}
 		}
-		if (ctx->cgroups &&
-		    cgroup_session_open(ctx->cgroups, recs[i].user, recs[i].session_id, &cg,
-					&err) == 0) {
+		if (ctx->cgroups && cgroup_session_open(ctx->cgroups, recs[i].user,
+							recs[i].session_id, &cg, &err) == 0) {
 			if (cgroup_session_stats(cg, &st, &err) == 0) {
 				rec_u64(&r, "mem", st.memory_current);
 				rec_u64(&r, "mem_peak", st.memory_peak);
@@ -542,7 +541,8 @@ static int kill_sessions(struct control_request *req, FILE *out, struct session_
 	for (;;) {
 		bool any = false;
 		for (size_t i = 0; i < n; i++)
-			if (signalled[i] && session_registry_is_live(runtime_dir, recs[i].session_id))
+			if (signalled[i] &&
+			    session_registry_is_live(runtime_dir, recs[i].session_id))
 				any = true;
 		if (!any || now_ms() >= deadline)
 			break;
@@ -550,7 +550,8 @@ static int kill_sessions(struct control_request *req, FILE *out, struct session_
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct record r;
-		bool ended = signalled[i] && !session_registry_is_live(runtime_dir, recs[i].session_id);
+		bool ended =
+		    signalled[i] && !session_registry_is_live(runtime_dir, recs[i].session_id);
 		rec_begin(&r, out);
 		rec_str(&r, "session", recs[i].session_id);
 		rec_str(&r, "user", recs[i].user);
@@ -563,9 +564,10 @@ static int kill_sessions(struct control_request *req, FILE *out, struct session_
 			     signalled[i] ? "success" : "failure");
 	}
 	if (failed)
-		return req_fail(req, EPERM,
-				"%zu of %zu sessions have a monitor that is not this daemon's child",
-				failed, n);
+		return req_fail(
+		    req, EPERM,
+		    "%zu of %zu sessions have a monitor that is not this daemon's child", failed,
+		    n);
 	return 0;
 }
 
@@ -647,7 +649,8 @@ static int serve_apply_limits(struct control_request *req, FILE *out)
 			policy_format_value(POLICY_MEMORY, eff.value[POLICY_MEMORY], text,
 					    sizeof(text));
 			rec_str(&r, "memory", text);
-			policy_format_value(POLICY_PIDS, eff.value[POLICY_PIDS], text, sizeof(text));
+			policy_format_value(POLICY_PIDS, eff.value[POLICY_PIDS], text,
+					    sizeof(text));
 			rec_str(&r, "pids", text);
 			policy_format_value(POLICY_CPU, eff.value[POLICY_CPU], text, sizeof(text));
 			rec_str(&r, "cpu", text);
@@ -816,8 +819,9 @@ static void client_request(struct control *c, size_t i, const struct control_con
 		who_of(&req.peer, req.who, sizeof(req.who), false);
 		int r = ctx->reload ? ctx->reload(ctx->userdata) : -EOPNOTSUPP;
 		if (r < 0)
-			req_fail(&req, -r, "reload failed, the running configuration is kept (see the "
-					   "daemon's log)");
+			req_fail(&req, -r,
+				 "reload failed, the running configuration is kept (see the "
+				 "daemon's log)");
 		else
 			control_refresh_admin_group(c);
 		audit_action(&req, "reload", ctx->config_path, NULL, r < 0 ? "failure" : "success");
@@ -942,7 +946,8 @@ void control_accept_and_serve(struct control *c, const struct control_context *c
 			if (read(c->timer_fd, &ticks, sizeof(ticks)) < 0) {
 				/* EAGAIN: nothing to drain */
 			}
-		} else if (id - EV_CLIENT < CONTROL_MAX_PENDING && c->clients[id - EV_CLIENT].fd >= 0) {
+		} else if (id - EV_CLIENT < CONTROL_MAX_PENDING &&
+			   c->clients[id - EV_CLIENT].fd >= 0) {
 			client_read(c, (size_t)(id - EV_CLIENT), ctx);
 		}
 	}

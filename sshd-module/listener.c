@@ -6,12 +6,14 @@
 #include "common/log.h"
 #include "common/policy.h"
 #include "jail/cgroup.h"
+#include "sshd-module/control.h"
 #include "sshd-module/monitor.h"
 #include "sshd-module/session_registry.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -46,6 +48,7 @@ struct listener {
 	struct child children[LISTENER_MAX_CHILDREN];
 	size_t n_children;
 	unsigned startups;
+	struct control *control; /* RuntimeDirectory/control.sock; NULL if it could not be opened */
 };
 
 int listener_load_config(const struct listener_params *p, struct sbx_config *ret, sbx_error *err)
@@ -280,7 +283,7 @@ static void listener_startup_done(struct listener *l, size_t i)
 	listener_status(l);
 }
 
-static void listener_reload(struct listener *l)
+static int listener_reload(struct listener *l)
 {
 	sd_notify(0, "RELOADING=1");
 	struct sbx_config cfg;
@@ -295,7 +298,7 @@ static void listener_reload(struct listener *l)
 	if (r < 0) {
 		log_error("reload failed, keeping the running configuration: %s", err.msg);
 		sd_notify(0, "READY=1\nSTATUS=reload failed; running configuration kept");
-		return;
+		return r;
 	}
 	config_free(&l->cfg);
 	hostkeys_free(&l->keys);
@@ -313,6 +316,26 @@ static void listener_reload(struct listener *l)
 		    l->params->config_path, NULL);
 	sd_notify(0, "READY=1");
 	listener_status(l);
+	return 0;
+}
+
+static int listener_control_reload(void *userdata)
+{
+	return listener_reload(userdata);
+}
+
+static void listener_control(struct listener *l)
+{
+	const struct control_context ctx = {
+	    .config = &l->cfg,
+	    .config_path = l->params->config_path,
+	    .cgroups = l->runtime->cgroups,
+	    .audit = l->runtime->audit,
+	    .policy = l->runtime->policy,
+	    .reload = listener_control_reload,
+	    .userdata = l,
+	};
+	control_accept_and_serve(l->control, &ctx);
 }
 
 static void listener_stop(struct listener *l)
@@ -361,6 +384,11 @@ int listener_run(const struct listener_params *p, struct sandbox_runtime *runtim
 		return 1;
 	}
 	listener_sweep(&l);
+	char control_path[PATH_MAX];
+	snprintf(control_path, sizeof(control_path), "%s/" CONTROL_SOCKET_NAME,
+		 l.cfg.runtime_directory);
+	if (control_open(control_path, &l.control, &err) < 0)
+		log_error("control socket: %s; sandboxctl cannot reach this daemon", err.msg);
 	char pid[16];
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	audit_emitf(l.runtime->audit, AUDIT_DAEMON_START, "SANDBOX_PID", pid, "SANDBOX_VERSION",
@@ -369,7 +397,7 @@ int listener_run(const struct listener_params *p, struct sandbox_runtime *runtim
 	listener_status(&l);
 
 	for (;;) {
-		struct pollfd pfd[1 + LISTENER_MAX_SOCKETS + LISTENER_MAX_CHILDREN];
+		struct pollfd pfd[2 + LISTENER_MAX_SOCKETS + LISTENER_MAX_CHILDREN];
 		size_t owner[LISTENER_MAX_CHILDREN];
 		size_t n = 0, n_owned = 0;
 		pfd[n++] = (struct pollfd){.fd = sfd, .events = POLLIN};
@@ -382,6 +410,9 @@ int listener_run(const struct listener_params *p, struct sandbox_runtime *runtim
 			pfd[n++] = (struct pollfd){.fd = l.children[i].startup_fd, .events = POLLIN};
 			owner[n_owned++] = i;
 		}
+		size_t control_at = n;
+		if (l.control)
+			pfd[n++] = (struct pollfd){.fd = control_fd(l.control), .events = POLLIN};
 		if (poll(pfd, n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -391,6 +422,8 @@ int listener_run(const struct listener_params *p, struct sandbox_runtime *runtim
 		for (size_t i = 0; i < n_owned; i++)
 			if (pfd[first_child + i].revents)
 				listener_startup_done(&l, owner[i]);
+		if (l.control && pfd[control_at].revents)
+			listener_control(&l);
 		for (size_t i = 1; i < first_child; i++)
 			if (pfd[i].revents & POLLIN)
 				listener_accept(&l, pfd[i].fd, sfd);
@@ -412,6 +445,7 @@ int listener_run(const struct listener_params *p, struct sandbox_runtime *runtim
 				listener_reload(&l);
 		}
 	}
+	control_close(l.control);
 	close(sfd);
 	hostkeys_free(&l.keys);
 	config_free(&l.cfg);

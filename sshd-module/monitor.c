@@ -32,6 +32,7 @@ static const monitor_handler monitor_handlers[WIRE_REQ__MAX] = {
 	[WIRE_REQ_CHANNEL_SIGNAL] = monitor_channel_signal,
 	[WIRE_REQ_CHANNEL_CLOSE] = monitor_channel_close,
 	[WIRE_REQ_ACTIVITY] = monitor_activity,
+	[WIRE_REQ_RECORD] = monitor_record,
 };
 
 /* Login grace: the deadline is checked against the clock, so a stray SIGALRM cannot end a

@@ -43,6 +43,7 @@ struct monitor_channel {
 	bool terminal;
 	struct jail_run *run;
 	struct runner_reports reports; /* the runner's fd 3 */
+	struct recording *rec;         /* asciicast of a recorded terminal, or NULL */
 };
 
 struct monitor_user {
@@ -78,6 +79,7 @@ struct monitor {
 	const char *ended_by;   /* the session limit that ended it, for the report */
 	struct cgroup_stats stats_mark; /* counters when the last channel ended */
 	bool allow_processes;           /* the course lets the runner start processes */
+	bool record;                    /* the course records terminal sessions */
 	char limit_sources[1024];       /* effective limits and where each came from */
 };
 
@@ -96,6 +98,7 @@ int monitor_channel_spawn(struct monitor *m, struct wire_msg *req);
 int monitor_channel_signal(struct monitor *m, struct wire_msg *req);
 int monitor_channel_close(struct monitor *m, struct wire_msg *req);
 int monitor_activity(struct monitor *m, struct wire_msg *req);
+int monitor_record(struct monitor *m, struct wire_msg *req);
 /* Adds the channels' status descriptors to a poll set; reaps those that ended and tells the
  * network child. */
 size_t monitor_channel_pollfds(struct monitor *m, struct pollfd *pfd, size_t n);

@@ -19,6 +19,7 @@ static const struct monitor_request_def monitor_requests[] = {
 	{WIRE_REQ_CHANNEL_SIGNAL, "channel-signal", MONITOR_SESSION, 0},
 	{WIRE_REQ_CHANNEL_CLOSE, "channel-close", MONITOR_SESSION, 0},
 	{WIRE_REQ_ACTIVITY, "activity", MONITOR_SESSION, 0},
+	{WIRE_REQ_RECORD, "record", MONITOR_SESSION, 0},
 };
 
 static const struct monitor_request_def *monitor_request_find(uint32_t type)

@@ -5,6 +5,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "sshd-module/recording.h"
 #include "sshd-module/session_registry.h"
 #include "sshd-module/session_spawn.h"
 #include "common/policy.h"
@@ -18,9 +19,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* A recorded terminal keeps at most this much; the student's own output is the bulk of it. */
+#define RECORDING_MAX_BYTES (10ull << 20)
+
+static int session_recording_open(struct monitor *m, struct monitor_channel *c,
+				  const struct session_spawn_request *sr);
 
 enum { WARNED_SESSION = 1u << 0, WARNED_IDLE = 1u << 4 }; /* a bit per clock_warnings entry */
 
@@ -111,7 +119,14 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 	sbx_error err = {0};
 	int r = session_load_user(m, &err);
 	struct policy_effective eff;
-	if (r == 0) {
+	/* Counting this user's sessions and adding this one happen under the user's lock, so
+	 * concurrent logins cannot all slip under the limit. */
+	_cleanup_close_ int user_lock = -1;
+	if (r == 0)
+		r = user_lock = session_registry_lock_user(m->cfg->runtime_directory, m->user.name,
+							   &err);
+	if (r >= 0) {
+		r = 0;
 		session_resolve_policy(m, &eff, &err);
 		char buf[256];
 		const char *refusal = session_refusal(m, &eff, buf, sizeof(buf));
@@ -144,6 +159,7 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 	session_limits_from_policy(&m->limits, &eff);
 	session_limits_sources(&eff, m->limit_sources, sizeof(m->limit_sources));
 	m->allow_processes = eff.value[POLICY_PROCESSES] != 0;
+	m->record = eff.value[POLICY_RECORD] != 0;
 	/* The record comes first: if this process dies, it is what leads the listener to the
 	 * session's cgroup. */
 	struct session_record rec = {.started = (long long)time(NULL), .monitor_pid = getpid()};
@@ -180,13 +196,14 @@ static struct monitor_channel *channel_find(struct monitor *m, uint32_t id)
 }
 
 static int spawn_answer(struct monitor *m, uint32_t id, const char *error,
-			const struct session_spawn_result *res)
+			const struct session_spawn_result *res, uint32_t record)
 {
 	static struct wire_msg ans;
 	wire_init(&ans, WIRE_ANS_SPAWNED);
 	wire_put_u32(&ans, id);
 	wire_put_u32(&ans, error ? 1 : 0);
 	wire_put_str(&ans, error);
+	wire_put_u32(&ans, record);
 	if (res)
 		for (size_t i = 0; i < 3; i++)
 			if (res->fds[i] >= 0)
@@ -220,7 +237,7 @@ int monitor_channel_spawn(struct monitor *m, struct wire_msg *req)
 		if (!m->channels[i].used)
 			slot = &m->channels[i];
 	if (channel_find(m, id) || !slot) {
-		r = spawn_answer(m, id, "too many channels in this session", NULL);
+		r = spawn_answer(m, id, "too many channels in this session", NULL, 0);
 		goto out;
 	}
 
@@ -236,12 +253,15 @@ int monitor_channel_spawn(struct monitor *m, struct wire_msg *req)
 	if (r < 0) {
 		log_error("session %s: cannot start channel %u: %s", m->conn->session_id, id,
 			  err.msg);
-		r = spawn_answer(m, id, err.msg[0] ? err.msg : "cannot start the program", NULL);
+		r = spawn_answer(m, id, err.msg[0] ? err.msg : "cannot start the program", NULL, 0);
 		goto out;
 	}
 	*slot = (struct monitor_channel){.used = true, .id = id, .terminal = sr.pty, .run = res.run};
 	runner_reports_init(&slot->reports, res.report_fd, m->runtime->audit, m->user.name);
-	r = spawn_answer(m, id, NULL, &res);
+	uint32_t record = 0;
+	if (m->record && sr.pty && session_recording_open(m, slot, &sr) == 0)
+		record = m->cfg->record_input ? 2 : 1;
+	r = spawn_answer(m, id, NULL, &res, record);
 	for (size_t i = 0; i < 3; i++)
 		if (res.fds[i] >= 0)
 			close(res.fds[i]);
@@ -277,6 +297,61 @@ int monitor_channel_close(struct monitor *m, struct wire_msg *req)
 	struct monitor_channel *c = channel_find(m, id);
 	if (c)
 		session_signal(m, c, SIGKILL);
+	return 0;
+}
+
+/* Terminal channels of a recorded course: an asciicast per channel under StateDirectory. */
+static int session_recording_open(struct monitor *m, struct monitor_channel *c,
+				  const struct session_spawn_request *sr)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/recordings", m->cfg->state_directory);
+	if ((mkdir(m->cfg->state_directory, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
+		log_error("session %s: cannot create %s: %m", m->conn->session_id, dir);
+		return -errno;
+	}
+	struct recording_params p = {
+		.dir = dir,
+		.session_id = m->conn->session_id,
+		.channel = c->id,
+		.cols = sr->cols ? sr->cols : 80,
+		.rows = sr->rows ? sr->rows : 24,
+		.term = sr->term,
+		.user = m->user.name,
+		.started_unix = (long long)time(NULL),
+		.max_bytes = RECORDING_MAX_BYTES,
+		.input = m->cfg->record_input,
+	};
+	sbx_error err = {0};
+	int r = recording_open(&p, &c->rec, &err);
+	if (r < 0)
+		log_error("session %s: recording not started: %s", m->conn->session_id, err.msg);
+	return r;
+}
+
+int monitor_record(struct monitor *m, struct wire_msg *req)
+{
+	uint32_t id, kind;
+	const char *data;
+	size_t len;
+	if (wire_get_u32(req, &id) < 0 || wire_get_u32(req, &kind) < 0 ||
+	    wire_get_bytes(req, &data, &len) < 0)
+		return -EBADMSG;
+	struct monitor_channel *c = channel_find(m, id);
+	if (!c || !c->rec)
+		return 0; /* not recorded (or refused to open): nothing to keep */
+	if (kind == 'o')
+		recording_output(c->rec, data, len);
+	else if (kind == 'i' && m->cfg->record_input)
+		recording_input(c->rec, data, len);
+	else if (kind == 'r') {
+		char size[32];
+		unsigned cols, rows;
+		snprintf(size, sizeof(size), "%.*s", (int)(len < 31 ? len : 31), data);
+		if (sscanf(size, "%ux%u", &cols, &rows) == 2 && cols < 10000 && rows < 10000)
+			recording_resize(c->rec, cols, rows);
+	}
 	return 0;
 }
 
@@ -414,6 +489,7 @@ static void channel_finish(struct monitor *m, struct monitor_channel *c)
 	wire_put_str(&evt, line[0] ? line : NULL);
 	monitor_send(m, &evt);
 	jail_run_free(c->run);
+	recording_close(c->rec);
 	*c = (struct monitor_channel){0};
 }
 
@@ -527,6 +603,7 @@ void monitor_session_end(struct monitor *m)
 		struct monitor_channel *c = &m->channels[i];
 		if (c->used) {
 			jail_run_free(c->run); /* kills what is left of the jail */
+			recording_close(c->rec);
 			runner_reports_close(&c->reports, m->conn->session_id, c->id);
 		}
 		*c = (struct monitor_channel){0};

@@ -111,6 +111,26 @@ static size_t channel_buffer_append(struct net_channel *c, const void *data, siz
 	return n;
 }
 
+/* A copy for the session recording, written by the monitor. */
+static void channel_record(struct net_channel *c, char kind, const void *data, size_t len)
+{
+	static struct wire_msg req;
+	wire_init(&req, WIRE_REQ_RECORD);
+	wire_put_u32(&req, c->id);
+	wire_put_u32(&req, (uint32_t)kind);
+	if (wire_put_bytes(&req, data, len) == 0)
+		wire_send(c->net->mon, &req);
+}
+
+/* Typed input is recorded only where policy asks for it, and never while the terminal hides
+ * it (a password prompt inside the jail). */
+static bool channel_record_input(struct net_channel *c)
+{
+	struct termios t;
+	return c->record >= 2 && c->pty && c->in_fd >= 0 && tcgetattr(c->in_fd, &t) == 0 &&
+	       (t.c_lflag & ECHO);
+}
+
 static int on_data(ssh_session session, ssh_channel channel, void *data, uint32_t len,
 		   int is_stderr, void *userdata)
 {
@@ -119,6 +139,8 @@ static int on_data(ssh_session session, ssh_channel channel, void *data, uint32_
 	if (!c->spawned || c->in_fd < 0)
 		return (int)len; /* nobody reads it: dropped, as sshd does */
 	size_t n = channel_buffer_append(c, data, len);
+	if (n && channel_record_input(c))
+		channel_record(c, 'i', data, n);
 	channel_flush_stdin(c);
 	return (int)n;
 }
@@ -178,6 +200,11 @@ static int on_window_change(ssh_session session, ssh_channel channel, int width,
 		return -1;
 	struct winsize ws = {.ws_row = (unsigned short)(height > 0 ? height : 24),
 			     .ws_col = (unsigned short)(width > 0 ? width : 80)};
+	if (c->record) {
+		char size[32];
+		int n = snprintf(size, sizeof(size), "%ux%u", ws.ws_col, ws.ws_row);
+		channel_record(c, 'r', size, (size_t)n);
+	}
 	return ioctl(c->in_fd, TIOCSWINSZ, &ws) < 0 ? -1 : 0;
 }
 
@@ -232,7 +259,8 @@ static int channel_spawn(struct net_channel *c, uint32_t kind, const char *comma
 	uint32_t id = 0, result = 1;
 	_cleanup_free_ char *message = NULL;
 	if (wire_get_u32(&ans, &id) < 0 || wire_get_u32(&ans, &result) < 0 ||
-	    wire_get_str(&ans, &message) < 0 || id != c->id) {
+	    wire_get_str(&ans, &message) < 0 || wire_get_u32(&ans, &c->record) < 0 ||
+	    id != c->id) {
 		wire_close_fds(&ans);
 		return -1;
 	}
@@ -408,6 +436,8 @@ static void channel_pump_output(struct net_channel *c, int fd, bool is_stderr)
 		return;
 	}
 	c->net->activity = true;
+	if (c->record && c->pty)
+		channel_record(c, 'o', buf, (size_t)n);
 	if (is_stderr)
 		ssh_channel_write_stderr(c->channel, buf, (uint32_t)n);
 	else

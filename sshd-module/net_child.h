@@ -44,6 +44,7 @@ struct net_channel {
 	uint32_t exit_code;
 	bool closed;
 	bool reported; /* exit status, EOF and close sent */
+	uint32_t record; /* 0 not recorded, 1 output, 2 output and input */
 	time_t exit_time;
 };
 

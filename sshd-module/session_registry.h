@@ -26,6 +26,9 @@ void session_registry_remove(const char *runtime_dir, const char *session_id, in
 int session_registry_sweep(const char *runtime_dir,
 			   void (*fn)(const char *user, const char *session_id, void *userdata),
 			   void *userdata);
+/* Serialises the session-count check and the new record of one user across monitors (an
+ * exclusive flock held through the returned descriptor; close it to release). */
+int session_registry_lock_user(const char *runtime_dir, const char *user, sbx_error *err);
 /* Live sessions of USER (records whose monitor is alive). */
 int session_registry_count_user(const char *runtime_dir, const char *user);
 /* True while the session's monitor holds its record. */

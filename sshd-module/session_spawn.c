@@ -115,6 +115,12 @@ static void session_build_env(struct monitor *m, const struct session_spawn_requ
 	n = env_add(env, n, max, "SHELL", JAIL_RUNNER_PATH);
 	char limits[256];
 	session_limits_describe(&m->limits, limits, sizeof(limits));
+	if (m->record && req->pty) {
+		/* Students are told in the banner when their terminal is recorded. */
+		size_t used = strlen(limits);
+		snprintf(limits + used, sizeof(limits) - used, "; this terminal session is recorded");
+		n = env_add(env, n, max, "SANDBOX_RECORDED", "1");
+	}
 	n = env_add(env, n, max, "SANDBOX_LIMITS", limits);
 	if (m->limits.session_seconds) {
 		char deadline[32];

@@ -45,6 +45,30 @@ int wire_put_str(struct wire_msg *m, const char *s)
 	return wire_put_raw(m, s, n);
 }
 
+int wire_put_bytes(struct wire_msg *m, const void *data, size_t len)
+{
+	if (len >= WIRE_MAX_SIZE)
+		return -EMSGSIZE;
+	int r = wire_put_u32(m, (uint32_t)len);
+	if (r < 0)
+		return r;
+	return wire_put_raw(m, data, len);
+}
+
+int wire_get_bytes(struct wire_msg *m, const char **ret, size_t *ret_len)
+{
+	uint32_t n;
+	int r = wire_get_u32(m, &n);
+	if (r < 0)
+		return r;
+	if (n > m->len - m->pos)
+		return -EBADMSG;
+	*ret = (const char *)m->buf + m->pos;
+	*ret_len = n;
+	m->pos += n;
+	return 0;
+}
+
 int wire_put_fd(struct wire_msg *m, int fd)
 {
 	if (m->n_fds >= WIRE_MAX_FDS || fd < 0)

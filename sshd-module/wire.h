@@ -22,6 +22,7 @@ enum wire_type {
 	WIRE_REQ_CHANNEL_SIGNAL,    /* channel, signal number */
 	WIRE_REQ_CHANNEL_CLOSE,     /* channel */
 	WIRE_REQ_ACTIVITY,          /* channel I/O happened (idle timer) */
+	WIRE_REQ_RECORD,            /* channel, kind ('o' output, 'i' input, 'r' resize), bytes */
 	WIRE_REQ__MAX,
 
 	/* monitor → network child */
@@ -29,7 +30,7 @@ enum wire_type {
 	WIRE_ANS_KBDINT_PROMPTS, /* instruction, n, (prompt, echo)... */
 	WIRE_ANS_PUBKEY,        /* result */
 	WIRE_ANS_SESSION,       /* result, message, banner */
-	WIRE_ANS_SPAWNED,       /* channel, result, message; fds: pty master or stdin, stdout, stderr */
+	WIRE_ANS_SPAWNED,       /* channel, result, message, record; fds: pty master or 0, 1, 2 */
 	WIRE_ANS_OK,            /* result */
 	WIRE_EVT_CHANNEL_EXIT = 200, /* channel, exited (1) or signalled (0), code, message */
 	WIRE_EVT_MESSAGE,            /* channel, text for the student's terminal (limit warnings) */
@@ -48,6 +49,9 @@ struct wire_msg {
 void wire_init(struct wire_msg *m, uint32_t type);
 int wire_put_u32(struct wire_msg *m, uint32_t v);
 int wire_put_str(struct wire_msg *m, const char *s); /* NULL is sent as absent */
+/* Raw bytes (may hold NUL); read back as a pointer into the message, valid while it is. */
+int wire_put_bytes(struct wire_msg *m, const void *data, size_t len);
+int wire_get_bytes(struct wire_msg *m, const char **ret, size_t *ret_len);
 int wire_put_fd(struct wire_msg *m, int fd);         /* not owned: caller closes after send */
 int wire_get_u32(struct wire_msg *m, uint32_t *ret);
 /* Returns a malloc'd NUL-terminated copy (NULL when absent). Strings with NUL inside fail. */

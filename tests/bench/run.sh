@@ -48,9 +48,9 @@ done
 
 echo "==== summary: ours vs the reference measured in the same run (ratio = ours / reference) ===="
 awk -F'\t' '
-BEGIN { printf "%-66s %10s %10s  %-12s %s\n", "benchmark", "ours", "reference", "unit", "ratio" }
+BEGIN { printf "%-76s %10s %10s  %-12s %s\n", "benchmark", "ours", "reference", "unit", "ratio" }
 { r = ($4 > 0) ? sprintf("x%.2f", $3 / $4) : "-"
-  printf "%-66s %10s %10s  %-12s %s\n", $2, $3, $4, $5, r }' "$out/results.tsv"
+  printf "%-76s %10s %10s  %-12s %s\n", $2, $3, $4, $5, r }' "$out/results.tsv"
 echo "references: jail = bubblewrap (bwrap), runner = /usr/bin/python3.11,"
 echo "            ssh = Debian OpenSSH sshd (own instance) + python3.11; memory = the server-side"
 echo "            processes of one connection (sandboxd: monitor, net child, jail-init, runner)"

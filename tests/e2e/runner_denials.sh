@@ -8,7 +8,7 @@
 e2e_init
 make_user
 start_server AuditFile "$T/audit.jsonl" AuditJournal no
-H=$(user_home)
+H=$(user_home "$U")
 CTL=$top_builddir/sandboxctl
 [ -x "$CTL" ] || die "no sandboxctl at $CTL"
 
@@ -111,7 +111,8 @@ denied "write: os.remove outside" os.remove "$MSG_WRITE" 'os.remove("/etc/hostna
 py 'open("/tmp/t", "w").write("t"); os_ok = __import__("os").makedirs("sub/dir", exist_ok=True)
 open("sub/dir/f", "w").write("h"); print(open("/tmp/t").read(), open("sub/dir/f").read())'
 assert_eq "$OUT" "t h" "write: the home and /tmp stay writable"
-assert_eq "$(ls /etc/sbx-e2e /var/sbx-e2e /opt/sbx-e2e 2>/dev/null | wc -l)" 0 \
+assert_eq "$(cat "$H/sub/dir/f" "$H/after.txt" 2>&1)" "hx" "write: the files are in the real home on the host"
+assert_eq "$(find /etc/sbx-e2e /var/sbx-e2e /opt/sbx-e2e 2>/dev/null | wc -l)" 0 \
 	"write: nothing appeared outside on the host"
 
 # /proc/self/mem, for reading and for writing.

@@ -9,7 +9,7 @@
 e2e_init
 make_user
 start_server AuditFile "$T/audit.jsonl" AuditJournal no
-H=$(user_home)
+H=$(user_home "$U")
 
 # Threads: a pool and plain threads sharing a lock.
 py 'import threading, concurrent.futures as cf

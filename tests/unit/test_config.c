@@ -49,8 +49,10 @@ static const char *const all_keywords[] = {
     "PrivsepDirectory",
     "PrivsepUser",
     "PubkeyAuthentication",
+    "RecordInput",
     "RunnerPath",
     "RuntimeDirectory",
+    "StateDirectory",
 };
 
 static int group_setup(void **state)
@@ -1154,6 +1156,8 @@ static void test_shipped_config_shows_true_defaults(void **state)
 	if (strcmp(LOCALSTATEDIR, "/var") != 0) {
 		free(shipped.audit_file);
 		shipped.audit_file = strdup(defaults.audit_file);
+		free(shipped.state_directory);
+		shipped.state_directory = strdup(defaults.state_directory);
 	}
 	_cleanup_free_ char *a = dump_to_string(&shipped);
 	_cleanup_free_ char *b = dump_to_string(&defaults);

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # OUT, ERR, ELAPSED are for the caller
 # Helpers shared by tests/e2e/runner_*.sh (sourced after lib.sh, after start_server).
 
 # py CODE [USER PASSWORD]: runs CODE with `python3 -c` in the jail; the code travels
