@@ -5,6 +5,7 @@
 #include "admin/ctl_util.h"
 #include "common/asciicast.h"
 #include "common/cleanup.h"
+#include "common/config_file.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -235,24 +236,40 @@ static int replay_file(const char *path, FILE *f, double speed, bool wait, bool 
 	return CTL_EXIT_OK;
 }
 
+/* StateDirectory/recordings from the daemon's configuration (--config), as the monitor writes
+ * them; the built-in default when the file does not load. */
+static const char *dir_from_config(char *buf, size_t size)
+{
+	struct sbx_config cfg;
+	config_init(&cfg);
+	int r = config_load_file(&cfg, ctl_options.config_file, NULL);
+	if (r == 0 && cfg.state_directory)
+		snprintf(buf, size, "%s/recordings", cfg.state_directory);
+	else
+		snprintf(buf, size, "%s", RECORDINGS_DEFAULT_DIR);
+	config_free(&cfg);
+	return buf;
+}
+
 static void replay_usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: sandboxctl replay SESSION [--channel N] [--speed X] [--no-wait] [--dir DIR]\n\n"
-		"Plays back the recording DIR/SESSION-N.cast (default directory "
-		RECORDINGS_DEFAULT_DIR ",\ndefault channel the lowest recorded). Pauses are "
-		"scaled by 1/X and at most 2 s.\n");
+	fprintf(
+	    out,
+	    "Usage: sandboxctl replay SESSION [--channel N] [--speed X] [--no-wait] [--dir DIR]\n\n"
+	    "Plays back the recording DIR/SESSION-N.cast (default directory " RECORDINGS_DEFAULT_DIR
+	    ",\ndefault channel the lowest recorded). Pauses are "
+	    "scaled by 1/X and at most 2 s.\n");
 }
 
 int ctl_replay_main(int argc, char **argv)
 {
 	static const struct option options[] = {
 	    {"channel", required_argument, NULL, 'c'}, {"speed", required_argument, NULL, 's'},
-	    {"no-wait", no_argument, NULL, 'n'},	   {"dir", required_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},	   {0},
+	    {"no-wait", no_argument, NULL, 'n'},       {"dir", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},	       {0},
 	};
-	const char *dir = RECORDINGS_DEFAULT_DIR, *session;
-	char path[PATH_MAX];
+	const char *dir = NULL, *session;
+	char path[PATH_MAX], dir_buf[PATH_MAX];
 	unsigned channel = 0;
 	bool have_channel = false, wait = true;
 	double speed = 1.0;
@@ -302,6 +319,8 @@ int ctl_replay_main(int argc, char **argv)
 	if (!*session || strchr(session, '/') || strstr(session, ".."))
 		return ctl_usage_error("bad session id '%s'", session);
 
+	if (!dir)
+		dir = dir_from_config(dir_buf, sizeof(dir_buf));
 	if (!have_channel && (r = lowest_channel(dir, session, &channel)) != CTL_EXIT_OK)
 		return r;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s-%u.cast", dir, session, channel) >=

@@ -87,7 +87,7 @@ int asciicast_json_string(struct asciicast_buf *b, struct asciicast_utf8 *state,
 	r = asciicast_buf_reserve(b, n * 6 + 1);
 	if (r < 0)
 		return r;
-#define AT(j) ((j) < np ? pend[(j)] : (unsigned char)data[(j) - np])
+#define AT(j) ((j) < np ? pend[(j)] : (unsigned char)data[(j)-np])
 	char *o = b->data + b->len;
 	while (i < n) {
 		unsigned char c = AT(i), lo, hi;
@@ -144,8 +144,8 @@ int asciicast_format_event(struct asciicast_buf *b, uint64_t usec, const char *c
 	size_t start;
 	int r, n;
 
-	n = snprintf(head, sizeof(head), "[%" PRIu64 ".%06" PRIu64 ", \"%s\", \"",
-		     usec / 1000000, usec % 1000000, code);
+	n = snprintf(head, sizeof(head), "[%" PRIu64 ".%06" PRIu64 ", \"%s\", \"", usec / 1000000,
+		     usec % 1000000, code);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return -EINVAL;
 	r = asciicast_buf_append(b, head, (size_t)n);
@@ -256,7 +256,8 @@ static int json_string(struct json *p, struct asciicast_buf *out)
 		while (p->pos < p->len && p->s[p->pos] != '"' && p->s[p->pos] != '\\' &&
 		       (unsigned char)p->s[p->pos] >= 0x20)
 			p->pos++;
-		if (out && p->pos > run && (r = asciicast_buf_append(out, p->s + run, p->pos - run)) < 0)
+		if (out && p->pos > run &&
+		    (r = asciicast_buf_append(out, p->s + run, p->pos - run)) < 0)
 			return r;
 		if (p->pos >= p->len)
 			return json_fail(p, "unterminated string");
@@ -273,14 +274,30 @@ static int json_string(struct json *p, struct asciicast_buf *out)
 		unsigned cp;
 		p->pos += 2;
 		switch (e) {
-		case '"': lit = '"'; break;
-		case '\\': lit = '\\'; break;
-		case '/': lit = '/'; break;
-		case 'b': lit = '\b'; break;
-		case 'f': lit = '\f'; break;
-		case 'n': lit = '\n'; break;
-		case 'r': lit = '\r'; break;
-		case 't': lit = '\t'; break;
+		case '"':
+			lit = '"';
+			break;
+		case '\\':
+			lit = '\\';
+			break;
+		case '/':
+			lit = '/';
+			break;
+		case 'b':
+			lit = '\b';
+			break;
+		case 'f':
+			lit = '\f';
+			break;
+		case 'n':
+			lit = '\n';
+			break;
+		case 'r':
+			lit = '\r';
+			break;
+		case 't':
+			lit = '\t';
+			break;
 		case 'u':
 			if (p->pos + 4 > p->len || hex4(p->s + p->pos, &cp) < 0)
 				return json_fail(p, "bad \\u escape");
@@ -400,13 +417,20 @@ static int json_value(struct json *p, unsigned depth)
 	if (p->pos >= p->len)
 		return json_fail(p, "expected a value");
 	switch (p->s[p->pos]) {
-	case '"': return json_string(p, NULL);
-	case '{': return json_container(p, depth, '}');
-	case '[': return json_container(p, depth, ']');
-	case 't': return json_literal(p, "true");
-	case 'f': return json_literal(p, "false");
-	case 'n': return json_literal(p, "null");
-	default: return json_number(p, NULL);
+	case '"':
+		return json_string(p, NULL);
+	case '{':
+		return json_container(p, depth, '}');
+	case '[':
+		return json_container(p, depth, ']');
+	case 't':
+		return json_literal(p, "true");
+	case 'f':
+		return json_literal(p, "false");
+	case 'n':
+		return json_literal(p, "null");
+	default:
+		return json_number(p, NULL);
 	}
 }
 
@@ -457,8 +481,8 @@ int asciicast_parse_header(const char *line, size_t len, unsigned *width, unsign
 				if ((r = json_number(&p, &v)) < 0)
 					return r;
 				if (v != 2)
-					return sbx_error_set(err, EINVAL,
-							     "unsupported asciicast version (not 2)");
+					return sbx_error_set(
+					    err, EINVAL, "unsupported asciicast version (not 2)");
 				have_version = true;
 			} else if (strcmp(key.data, "width") == 0)
 				r = json_dimension(&p, width);
@@ -499,8 +523,8 @@ int asciicast_parse_event(const char *line, size_t len, struct asciicast_event *
 	if ((r = json_expect(&p, ',')) < 0)
 		return r;
 	r = json_string(&p, &code);
-	if (r >= 0 && (code.len == 0 || code.len >= sizeof(ev->code) ||
-		       memchr(code.data, '\0', code.len)))
+	if (r >= 0 &&
+	    (code.len == 0 || code.len >= sizeof(ev->code) || memchr(code.data, '\0', code.len)))
 		r = json_fail(&p, "bad event code");
 	if (r >= 0) {
 		memcpy(ev->code, code.data, code.len + 1);

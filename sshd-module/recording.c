@@ -105,7 +105,10 @@ int recording_resize(struct recording *rec, unsigned cols, unsigned rows)
 	return record_event(rec, "r", NULL, size, (size_t)n);
 }
 
-bool recording_stopped(const struct recording *rec) { return rec && rec->stopped; }
+bool recording_stopped(const struct recording *rec)
+{
+	return rec && rec->stopped;
+}
 
 void recording_close(struct recording *rec)
 {
@@ -129,8 +132,9 @@ static int format_header(struct asciicast_buf *b, const struct recording_params 
 	char num[128];
 	int r;
 
-	snprintf(num, sizeof(num), "{\"version\": 2, \"width\": %u, \"height\": %u, \"timestamp\": %lld",
-		 p->cols, p->rows, p->started_unix);
+	snprintf(num, sizeof(num),
+		 "{\"version\": 2, \"width\": %u, \"height\": %u, \"timestamp\": %lld", p->cols,
+		 p->rows, p->started_unix);
 	if ((r = append_str(b, num)) < 0)
 		return r;
 	if (p->term) {

@@ -15,7 +15,7 @@
 struct recording;
 
 struct recording_params {
-	const char *dir;        /* StateDirectory/recordings; created 0700 if missing */
+	const char *dir;	/* StateDirectory/recordings; created 0700 if missing */
 	const char *session_id; /* no '/', not "." or ".." */
 	unsigned channel;
 	unsigned cols, rows;
@@ -23,7 +23,7 @@ struct recording_params {
 	const char *user;
 	long long started_unix;
 	uint64_t max_bytes; /* size cap of the whole file; 0: none */
-	bool input;         /* informational: whether the caller will record input */
+	bool input;	    /* informational: whether the caller will record input */
 };
 
 /* Creates <dir>/<session_id>-<channel>.cast (O_EXCL, O_NOFOLLOW, mode 0600) and writes the

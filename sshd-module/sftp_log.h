@@ -59,8 +59,8 @@ int sftp_log_new(struct sftp_log **ret);
 void sftp_log_feed(struct sftp_log *log, const char *data, size_t len, sftp_log_emit_fn emit,
 		   void *ud);
 /* Record mode: exactly one log record (one datagram/seqpacket message), "\r\n" optional. */
-void sftp_log_feed_record(struct sftp_log *log, const char *data, size_t len,
-			  sftp_log_emit_fn emit, void *ud);
+void sftp_log_feed_record(struct sftp_log *log, const char *data, size_t len, sftp_log_emit_fn emit,
+			  void *ud);
 /* At channel end: flushes a partial record, the held event, and files never closed. */
 void sftp_log_finish(struct sftp_log *log, sftp_log_emit_fn emit, void *ud);
 void sftp_log_free(struct sftp_log *log);
