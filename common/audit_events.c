@@ -83,7 +83,8 @@ static const struct audit_event_info audit_events[AUDIT_EVENT_COUNT] = {
 	    .summary = "File operation",
 	    .fields =
 		FIELDS("SANDBOX_USER", "SANDBOX_SESSION", "SANDBOX_CHANNEL", "SANDBOX_OP",
-		       "SANDBOX_PATH", "SANDBOX_TARGET_PATH", "SANDBOX_BYTES", "SANDBOX_RESULT"),
+		       "SANDBOX_PATH", "SANDBOX_TARGET_PATH", "SANDBOX_BYTES", "SANDBOX_RESULT",
+		       "SANDBOX_DETAIL"),
 	},
     [AUDIT_RUNNER_REPORT] =
 	{

@@ -18,7 +18,7 @@
 
 #define MONITOR_MAX_CHANNELS 16
 /* Status and report descriptor per channel. */
-#define MONITOR_CHANNEL_FDS 2
+#define MONITOR_CHANNEL_FDS 3
 #define SESSION_ID_LEN 16
 
 struct connection {
@@ -44,6 +44,8 @@ struct monitor_channel {
 	struct jail_run *run;
 	struct runner_reports reports; /* the runner's fd 3 */
 	struct recording *rec;         /* asciicast of a recorded terminal, or NULL */
+	int sftp_fd;                   /* sftp-server's transaction log, -1 otherwise */
+	struct sftp_log *sftp_log;
 };
 
 struct monitor_user {

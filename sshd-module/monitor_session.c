@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "sshd-module/recording.h"
 #include "sshd-module/session_registry.h"
+#include "sshd-module/sftp_log.h"
 #include "sshd-module/session_spawn.h"
 #include "common/policy.h"
 #include "jail/cgroup.h"
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -241,7 +243,8 @@ int monitor_channel_spawn(struct monitor *m, struct wire_msg *req)
 		goto out;
 	}
 
-	struct session_spawn_result res = {.run = NULL, .report_fd = -1, .fds = {-1, -1, -1}};
+	struct session_spawn_result res = {
+		.run = NULL, .report_fd = -1, .sftp_log_fd = -1, .fds = {-1, -1, -1}};
 	sbx_error err = {0};
 	static const char *const kinds[] = {"shell", "exec", "subsystem"};
 	char chan[16];
@@ -256,7 +259,12 @@ int monitor_channel_spawn(struct monitor *m, struct wire_msg *req)
 		r = spawn_answer(m, id, err.msg[0] ? err.msg : "cannot start the program", NULL, 0);
 		goto out;
 	}
-	*slot = (struct monitor_channel){.used = true, .id = id, .terminal = sr.pty, .run = res.run};
+	*slot = (struct monitor_channel){.used = true, .id = id, .terminal = sr.pty, .run = res.run,
+					 .sftp_fd = res.sftp_log_fd};
+	if (slot->sftp_fd >= 0 && sftp_log_new(&slot->sftp_log) < 0) {
+		close(slot->sftp_fd);
+		slot->sftp_fd = -1;
+	}
 	runner_reports_init(&slot->reports, res.report_fd, m->runtime->audit, m->user.name);
 	uint32_t record = 0;
 	if (m->record && sr.pty && session_recording_open(m, slot, &sr) == 0)
@@ -371,8 +379,68 @@ size_t monitor_channel_pollfds(struct monitor *m, struct pollfd *pfd, size_t n)
 		pfd[n++] = (struct pollfd){.fd = jail_run_status_fd(c->run), .events = POLLIN};
 		if (c->reports.fd >= 0)
 			pfd[n++] = (struct pollfd){.fd = c->reports.fd, .events = POLLIN};
+		if (c->sftp_fd >= 0)
+			pfd[n++] = (struct pollfd){.fd = c->sftp_fd, .events = POLLIN};
 	}
 	return n;
+}
+
+struct file_op_ctx {
+	struct monitor *m;
+	struct monitor_channel *c;
+};
+
+static void channel_file_op(const struct sftp_file_op *op, void *userdata)
+{
+	struct file_op_ctx *ctx = userdata;
+	char chan[16], bytes[32];
+	snprintf(chan, sizeof(chan), "%u", ctx->c->id);
+	snprintf(bytes, sizeof(bytes), "%llu", op->bytes);
+	audit_emitf(ctx->m->runtime->audit, AUDIT_FILE_OP, "SANDBOX_USER", ctx->m->user.name,
+		    "SANDBOX_SESSION", ctx->m->conn->session_id, "SANDBOX_CHANNEL", chan,
+		    "SANDBOX_OP", op->op, "SANDBOX_PATH", op->path, "SANDBOX_TARGET_PATH",
+		    op->target, "SANDBOX_BYTES", op->has_bytes ? bytes : NULL, "SANDBOX_RESULT",
+		    op->result, "SANDBOX_DETAIL", op->detail, NULL);
+}
+
+/* Reads sftp-server's log records (one per message); false once it closed its end. */
+static bool channel_read_sftp_log(struct monitor *m, struct monitor_channel *c)
+{
+	char buf[SFTP_LOG_LINE_MAX];
+	ssize_t n = recv(c->sftp_fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR;
+	if (n == 0)
+		return false;
+	struct file_op_ctx ctx = {m, c};
+	sftp_log_feed_record(c->sftp_log, buf, (size_t)n, channel_file_op, &ctx);
+	return true;
+}
+
+static void channel_close_sftp_log(struct monitor *m, struct monitor_channel *c)
+{
+	if (c->sftp_fd < 0)
+		return;
+	for (int i = 0; i < 4096; i++) {
+		char probe;
+		if (recv(c->sftp_fd, &probe, 1, MSG_DONTWAIT | MSG_PEEK) <= 0 ||
+		    !channel_read_sftp_log(m, c))
+			break;
+	}
+	struct file_op_ctx ctx = {m, c};
+	sftp_log_finish(c->sftp_log, channel_file_op, &ctx);
+	sftp_log_free(c->sftp_log);
+	c->sftp_log = NULL;
+	close(c->sftp_fd);
+	c->sftp_fd = -1;
+}
+
+static struct monitor_channel *channel_by_sftp_fd(struct monitor *m, int fd)
+{
+	for (size_t i = 0; i < MONITOR_MAX_CHANNELS; i++)
+		if (m->channels[i].used && m->channels[i].sftp_fd == fd)
+			return &m->channels[i];
+	return NULL;
 }
 
 static struct monitor_channel *channel_by_report_fd(struct monitor *m, int fd)
@@ -441,6 +509,7 @@ static void channel_finish(struct monitor *m, struct monitor_channel *c)
 	     i++)
 		;
 	runner_reports_close(&c->reports, m->conn->session_id, c->id);
+	channel_close_sftp_log(m, c);
 	if (m->cgroup)
 		cgroup_session_stats(m->cgroup, &after, NULL);
 	if (jail_run_finish(c->run, &rep, &err) < 0) {
@@ -498,7 +567,13 @@ void monitor_reap_channels(struct monitor *m, const struct pollfd *pfd, size_t n
 	for (size_t i = 0; i < n; i++) {
 		if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
-		struct monitor_channel *c = channel_by_report_fd(m, pfd[i].fd);
+		struct monitor_channel *c = channel_by_sftp_fd(m, pfd[i].fd);
+		if (c) {
+			if (!channel_read_sftp_log(m, c))
+				channel_close_sftp_log(m, c);
+			continue;
+		}
+		c = channel_by_report_fd(m, pfd[i].fd);
 		if (c) {
 			if (!runner_reports_read(&c->reports, m->conn->session_id, c->id))
 				runner_reports_close(&c->reports, m->conn->session_id, c->id);
@@ -604,6 +679,7 @@ void monitor_session_end(struct monitor *m)
 		if (c->used) {
 			jail_run_free(c->run); /* kills what is left of the jail */
 			recording_close(c->rec);
+			channel_close_sftp_log(m, c);
 			runner_reports_close(&c->reports, m->conn->session_id, c->id);
 		}
 		*c = (struct monitor_channel){0};

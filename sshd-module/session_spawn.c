@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
@@ -65,14 +66,18 @@ static int session_argv(struct monitor *m, const struct session_spawn_request *r
 		while (words[n_words])
 			n_words++;
 	}
-	char **argv = calloc(n_words + 5, sizeof(char *));
+	char **argv = calloc(n_words + 6, sizeof(char *));
 	if (!argv) {
 		command_words_free(words);
 		return -ENOMEM;
 	}
 	size_t k = 0;
 	if (req->kind == SESSION_KIND_SUBSYSTEM) {
+		/* Its transaction log goes to stderr, which the monitor reads (never the client). */
 		argv[k++] = strdup(SFTP_SERVER_PATH);
+		argv[k++] = strdup("-e");
+		argv[k++] = strdup("-l");
+		argv[k++] = strdup("VERBOSE");
 	} else if (words && command_is_scp_server(words)) {
 		argv[k++] = strdup(SCP_PATH);
 		for (size_t i = 1; i < n_words; i++)
@@ -183,6 +188,7 @@ int session_spawn(struct monitor *m, const struct session_spawn_request *req,
 		r = sbx_error_errno(err, errno, "pipe");
 		goto out;
 	}
+	int sftp_log[2] = {-1, -1};
 	if (!req->pty) {
 		for (int i = 0; i < 3; i++) {
 			int p[2];
@@ -193,6 +199,17 @@ int session_spawn(struct monitor *m, const struct session_spawn_request *req,
 			child_fds[i] = i == 0 ? p[0] : p[1];
 			parent_fds[i] = i == 0 ? p[1] : p[0];
 		}
+	}
+	if (req->kind == SESSION_KIND_SUBSYSTEM && !req->pty) {
+		/* One log record per message: a file name cannot split or forge a record. The
+		 * client's stderr stays an empty pipe. */
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sftp_log) < 0) {
+			r = sbx_error_errno(err, errno, "socketpair");
+			goto out;
+		}
+		close(child_fds[2]);
+		child_fds[2] = sftp_log[1];
+		sftp_log[1] = -1;
 	}
 	const struct jail_bind binds[] = {
 		{.source = m->cfg->runner_path, .target = JAIL_RUNNER_PATH},
@@ -235,11 +252,16 @@ int session_spawn(struct monitor *m, const struct session_spawn_request *req,
 	ret->run = run;
 	ret->report_fd = report[0];
 	report[0] = -1;
+	ret->sftp_log_fd = sftp_log[0];
+	sftp_log[0] = -1;
 	for (int i = 0; i < 3; i++) {
 		ret->fds[i] = parent_fds[i];
 		parent_fds[i] = -1;
 	}
 out:
+	for (int i = 0; i < 2; i++)
+		if (sftp_log[i] >= 0)
+			close(sftp_log[i]);
 	if (report[0] >= 0)
 		close(report[0]);
 	if (report[1] >= 0)

@@ -52,7 +52,7 @@ for line in open(path, encoding="ascii"):
     r = json.loads(line)
     f = r["fields"]
     if f.get("SANDBOX_USER") == user or f.get("SANDBOX_TARGET") == user:
-        extra = f.get("SANDBOX_RESULT") or f.get("SANDBOX_LIMIT") or f.get("SANDBOX_OP") or f.get("SANDBOX_KIND") or f.get("SANDBOX_ACTION") or ""
+        extra = f.get("SANDBOX_OP") or f.get("SANDBOX_RESULT") or f.get("SANDBOX_LIMIT") or f.get("SANDBOX_KIND") or f.get("SANDBOX_ACTION") or ""
         print(r["event"], extra)
 PY
 )
