@@ -76,6 +76,27 @@ static int check_level(const struct policy_level *level, bool allow_if_file)
 	return ctl_check_level_exists(level);
 }
 
+/* Puts a change of a level on the audit trail: the named keys' values before and after.
+ * ARGS are "key=value" or "key" words. */
+static void quota_audit(const char *action, const char *target, const struct policy_level *level,
+			char **args, int n_args, const struct policy_values *before)
+{
+	enum policy_key keys[POLICY_KEY_COUNT];
+	size_t n_keys = 0;
+	for (int i = 0; i < n_args && n_keys < POLICY_KEY_COUNT; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(args[i], "="), args[i]);
+		if (policy_key_from_name(name, &keys[n_keys], NULL) == 0)
+			n_keys++;
+	}
+	struct policy_values after = {0};
+	policy_level_load(ctl_options.policy_dir, level, &after, NULL);
+	char old_text[1024], new_text[1024];
+	ctl_describe_keys(before, keys, n_keys, old_text, sizeof(old_text));
+	ctl_describe_keys(&after, keys, n_keys, new_text, sizeof(new_text));
+	ctl_audit_admin(action, target, old_text, new_text, "success");
+}
+
 static int quota_set(int argc, char **argv)
 {
 	struct quota_flags flags;
@@ -96,26 +117,15 @@ static int quota_set(int argc, char **argv)
 	r = ctl_check_level_exists(&level);
 	if (r)
 		return r;
-	enum policy_key keys[POLICY_KEY_COUNT];
-	size_t n_keys = 0;
-	for (int i = optind + 1; i < argc && n_keys < POLICY_KEY_COUNT; i++) {
-		char name[64];
-		snprintf(name, sizeof(name), "%.*s", (int)strcspn(argv[i], "="), argv[i]);
-		if (policy_key_from_name(name, &keys[n_keys], NULL) == 0)
-			n_keys++;
-	}
-	struct policy_values before = {0}, after = {0};
+	struct policy_values before = {0};
 	policy_level_load(ctl_options.policy_dir, &level, &before, NULL);
 	if (policy_set(ctl_options.policy_dir, &level, (const char *const *)argv + optind + 1,
 		       (size_t)(argc - optind - 1), &err) < 0) {
 		ctl_error("%s", err.msg);
 		return CTL_EXIT_FAILURE;
 	}
-	char old_text[1024], new_text[1024];
-	policy_level_load(ctl_options.policy_dir, &level, &after, NULL);
-	ctl_describe_keys(&before, keys, n_keys, old_text, sizeof(old_text));
-	ctl_describe_keys(&after, keys, n_keys, new_text, sizeof(new_text));
-	ctl_audit_admin("quota-set", argv[optind], old_text, new_text, "success");
+	quota_audit("quota-set", argv[optind], &level, argv + optind + 1, argc - optind - 1,
+		    &before);
 	ctl_control_apply_limits(argv[optind]);
 	return CTL_EXIT_OK;
 }
@@ -145,23 +155,15 @@ static int quota_unset(int argc, char **argv)
 	r = check_level(&level, true);
 	if (r)
 		return r;
-	enum policy_key keys[POLICY_KEY_COUNT];
-	size_t n_keys = 0;
-	for (int i = optind + 1; i < argc && n_keys < POLICY_KEY_COUNT; i++)
-		if (policy_key_from_name(argv[i], &keys[n_keys], NULL) == 0)
-			n_keys++;
-	struct policy_values before = {0}, after = {0};
+	struct policy_values before = {0};
 	policy_level_load(ctl_options.policy_dir, &level, &before, NULL);
 	if (policy_unset(ctl_options.policy_dir, &level, (const char *const *)argv + optind + 1,
 			 (size_t)(argc - optind - 1), NULL, &err) < 0) {
 		ctl_error("%s", err.msg);
 		return CTL_EXIT_FAILURE;
 	}
-	char old_text[1024], new_text[1024];
-	policy_level_load(ctl_options.policy_dir, &level, &after, NULL);
-	ctl_describe_keys(&before, keys, n_keys, old_text, sizeof(old_text));
-	ctl_describe_keys(&after, keys, n_keys, new_text, sizeof(new_text));
-	ctl_audit_admin("quota-unset", argv[optind], old_text, new_text, "success");
+	quota_audit("quota-unset", argv[optind], &level, argv + optind + 1, argc - optind - 1,
+		    &before);
 	ctl_control_apply_limits(argv[optind]);
 	return CTL_EXIT_OK;
 }
