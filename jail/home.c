@@ -48,10 +48,11 @@ static int check_params(enum home_backend_kind kind, const struct home_params *p
 	if (kind == HOME_BACKEND_DIRECTORY ? !p->host_home || p->host_home[0] != '/'
 					   : !p->state_dir || p->state_dir[0] != '/')
 		return sbx_error_set(err, EINVAL, "home of %s: an absolute %s is required", p->user,
-				     kind == HOME_BACKEND_DIRECTORY ? "home directory" : "state directory");
+				     kind == HOME_BACKEND_DIRECTORY ? "home directory"
+								    : "state directory");
 	if (kind == HOME_BACKEND_IMAGE && (!p->runtime_dir || p->runtime_dir[0] != '/'))
-		return sbx_error_set(err, EINVAL, "home of %s: an absolute runtime directory is required",
-				     p->user);
+		return sbx_error_set(
+		    err, EINVAL, "home of %s: an absolute runtime directory is required", p->user);
 	if (p->uid == 0)
 		return sbx_error_set(err, EPERM, "no sandbox home for uid 0");
 	return 0;
@@ -77,7 +78,10 @@ int home_attach(enum home_backend_kind kind, const struct home_params *p, struct
 	return 0;
 }
 
-const char *home_path(const struct home *h) { return h ? h->path : NULL; }
+const char *home_path(const struct home *h)
+{
+	return h ? h->path : NULL;
+}
 
 void home_detach(struct home *h)
 {
@@ -217,7 +221,8 @@ int home_open_root_dir(int dirfd, const char *path, mode_t mode, bool create, bo
 {
 	if (create && mkdirat(dirfd, path, mode) < 0 && errno != EEXIST)
 		return sbx_error_errno(err, errno, "mkdir %s", path);
-	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int fd =
+	    openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return sbx_error_errno(err, errno, "open %s", path);
 	struct stat st;

@@ -25,13 +25,13 @@ enum home_backend_kind {
 };
 
 struct home_params {
-	const char *user;      /* login name: [A-Za-z0-9_][A-Za-z0-9_.-]*, at most 32 bytes */
+	const char *user; /* login name: [A-Za-z0-9_][A-Za-z0-9_.-]*, at most 32 bytes */
 	uid_t uid;
 	gid_t gid;
-	const char *host_home; /* pw_dir: the directory backend's home */
-	uint64_t quota_bytes;  /* POLICY_DISK */
-	uint64_t quota_inodes; /* POLICY_INODES (image only; btrfs has no inode limit) */
-	const char *state_dir; /* e.g. /var/lib/sandboxd: images in state_dir/homes/<user>.img */
+	const char *host_home;	 /* pw_dir: the directory backend's home */
+	uint64_t quota_bytes;	 /* POLICY_DISK */
+	uint64_t quota_inodes;	 /* POLICY_INODES (image only; btrfs has no inode limit) */
+	const char *state_dir;	 /* e.g. /var/lib/sandboxd: images in state_dir/homes/<user>.img */
 	const char *runtime_dir; /* e.g. /run/sandboxd: mount points and locks */
 };
 
@@ -50,6 +50,11 @@ void home_detach(struct home *h);
  * -ENOENT when the user has no home in this backend yet. inodes is 0 where not counted. */
 int home_usage(enum home_backend_kind kind, const struct home_params *p, uint64_t *ret_bytes,
 	       uint64_t *ret_inodes, sbx_error *err);
+
+/* Unmounts every image home under runtime_dir that no live session holds (what monitors that
+ * crashed left behind). For the daemon's start-up; attach does the same for its own user.
+ * Returns the number of homes unmounted, or -errno. */
+int home_sweep(const char *runtime_dir, sbx_error *err);
 
 /* "image", "btrfs", "directory" → kind; -EINVAL otherwise. */
 int home_backend_parse(const char *name, enum home_backend_kind *ret);

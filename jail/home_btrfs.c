@@ -33,7 +33,8 @@ static int btrfs(const struct home_params *p, const char *const *argv, char *out
 	if (r < 0)
 		return sbx_error_errno(err, -r, "run %s", BTRFS);
 	if (status != 0)
-		return sbx_error_set(err, EIO, "btrfs %s %s for the home of %s failed (status %d): %s",
+		return sbx_error_set(err, EIO,
+				     "btrfs %s %s for the home of %s failed (status %d): %s",
 				     argv[1], argv[2], p->user, status, errbuf);
 	return 0;
 }

@@ -18,7 +18,8 @@ static int directory_attach(const struct home_params *p, struct home *h, sbx_err
 	struct stat st;
 	if (snprintf(h->path, sizeof(h->path), "%s", p->host_home) >= (int)sizeof(h->path))
 		return sbx_error_set(err, ENAMETOOLONG, "home path too long");
-	_cleanup_close_ int fd = open(p->host_home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int fd =
+	    open(p->host_home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return sbx_error_errno(err, errno, "open home %s of %s", p->host_home, p->user);
 	if (fstat(fd, &st) < 0)

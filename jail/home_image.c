@@ -15,12 +15,19 @@
  * frees it when the file system lets go of it (or when an attach that failed half-way closes
  * it).
  *
- * The quota is the image size. Raising it grows the file, the loop device and the file system
- * online (resize2fs on the mounted file system), at once if the home is mounted. Lowering it
- * never shrinks the image (ext4 cannot shrink online, and shrinking below the usage would lose
- * data): at the next attach that mounts the image afresh, the blocks beyond the quota are
- * reserved for root (tune2fs -r). The student's writes then fail with ENOSPC while the usage
- * is above the new quota; every file stays readable and deletable, and deleting frees room. */
+ * Before a mount: the primary superblock is checked here (magic, geometry, checksum) and a bad
+ * one refused without running any tool, since e2fsck would quietly rebuild it from a backup;
+ * then `e2fsck -p`, whose exit status 4 and above also refuses. A damaged image is reported to
+ * the admin, never repaired or reformatted here.
+ *
+ * The quota is the image size. Raising it grows the file and the loop device at once; the file
+ * system grows online (resize2fs on the mounted file system) when another session holds it and
+ * we have CAP_SYS_RESOURCE, otherwise offline at the next attach that mounts it afresh. Lowering
+ * it never shrinks the image (ext4 cannot shrink online, and shrinking below the usage would
+ * lose data): at the next fresh mount the blocks beyond the quota become root's reserve
+ * (s_r_blocks_count, set with debugfs because tune2fs caps it at half the blocks). The student's
+ * writes then fail with ENOSPC while the usage is above the new quota; every file stays readable
+ * and deletable, and deleting makes room again. A later raise clears the reserve. */
 #include "config.h"
 
 #include "jail/home_internal.h"
@@ -51,9 +58,9 @@
 #define DEBUGFS "/usr/sbin/debugfs"
 
 struct image_dirs {
-	int state;	/* state_dir/homes */
-	int mounts;	/* runtime_dir/homes */
-	int locks;	/* runtime_dir/home-locks */
+	int state;  /* state_dir/homes */
+	int mounts; /* runtime_dir/homes */
+	int locks;  /* runtime_dir/home-locks */
 	char img_name[64], new_name[64], lock_name[64], hold_name[64];
 	char img_path[PATH_MAX], mount_path[PATH_MAX];
 };
@@ -90,8 +97,8 @@ static int image_dirs_open(const struct home_params *p, bool state, bool runtime
 	snprintf(d->new_name, sizeof(d->new_name), "%s.img.new", p->user);
 	snprintf(d->lock_name, sizeof(d->lock_name), "%s.lock", p->user);
 	snprintf(d->hold_name, sizeof(d->hold_name), "%s.hold", p->user);
-	if ((p->state_dir && snprintf(d->img_path, sizeof(d->img_path), "%s/homes/%s",
-				      p->state_dir, d->img_name) >= (int)sizeof(d->img_path)) ||
+	if ((p->state_dir && snprintf(d->img_path, sizeof(d->img_path), "%s/homes/%s", p->state_dir,
+				      d->img_name) >= (int)sizeof(d->img_path)) ||
 	    (p->runtime_dir && snprintf(d->mount_path, sizeof(d->mount_path), "%s/homes/%s",
 					p->runtime_dir, p->user) >= (int)sizeof(d->mount_path)))
 		return sbx_error_set(err, ENAMETOOLONG, "home paths of %s are too long", p->user);
@@ -111,8 +118,8 @@ fail:
 
 static int lock_user(const struct image_dirs *d, int *ret_fd, sbx_error *err)
 {
-	_cleanup_close_ int fd = openat(d->locks, d->lock_name,
-					O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	_cleanup_close_ int fd =
+	    openat(d->locks, d->lock_name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return sbx_error_errno(err, errno, "open lock %s", d->lock_name);
 	while (flock(fd, LOCK_EX) < 0)
@@ -209,8 +216,8 @@ static int create_image(const struct home_params *p, const struct image_dirs *d,
 
 	if (unlinkat(d->state, d->new_name, 0) < 0 && errno != ENOENT)
 		return sbx_error_errno(err, errno, "remove %s", d->new_name);
-	_cleanup_close_ int fd = openat(d->state, d->new_name,
-					O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	_cleanup_close_ int fd =
+	    openat(d->state, d->new_name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return sbx_error_errno(err, errno, "create %s.new", d->img_path);
 	if (ftruncate(fd, (off_t)home_image_bytes(p->quota_bytes)) < 0) {
@@ -222,8 +229,9 @@ static int create_image(const struct home_params *p, const struct image_dirs *d,
 	 * write. root_owner makes the root directory the student's from the start. */
 	snprintf(owner, sizeof(owner), "root_owner=%u:%u,nodiscard", (unsigned)p->uid,
 		 (unsigned)p->gid);
-	const char *argv[] = {MKFS_EXT4, "-q", "-F", "-t", "ext4", "-b", "4096", "-N", inodes,
-			      "-m", "0", "-E", owner, "/proc/self/fd/3", NULL};
+	const char *argv[] = {MKFS_EXT4, "-q",	 "-F", "-t", "ext4", "-b",  "4096",
+			      "-N",	 inodes, "-m", "0",  "-E",   owner, "/proc/self/fd/3",
+			      NULL};
 	if ((r = run_tool(argv, fd, &status, errbuf, sizeof(errbuf), err)) < 0)
 		goto fail;
 	if (status != 0) {
@@ -281,7 +289,8 @@ static int find_loop(const struct stat *img, char *ret_name, size_t size)
 		_cleanup_close_ int fd = open(dev, O_RDONLY | O_CLOEXEC);
 		if (fd < 0 || ioctl(fd, LOOP_GET_STATUS64, &info) < 0)
 			continue;
-		if (info.lo_device == (uint64_t)img->st_dev && info.lo_inode == (uint64_t)img->st_ino) {
+		if (info.lo_device == (uint64_t)img->st_dev &&
+		    info.lo_inode == (uint64_t)img->st_ino) {
 			snprintf(ret_name, size, "%s", dev);
 			found = 1;
 		}
@@ -376,8 +385,8 @@ static int resize(const struct home_params *p, const char *loopdev, sbx_error *e
 		return r;
 	if (status != 0)
 		return sbx_error_set(err, strstr(errbuf, "Permission denied") ? EPERM : EIO,
-				     "growing the home of %s failed (resize2fs %d): %s", p->user, status,
-				     errbuf);
+				     "growing the home of %s failed (resize2fs %d): %s", p->user,
+				     status, errbuf);
 	return 0;
 }
 
@@ -481,8 +490,8 @@ static int mount_fresh(const struct home_params *p, const struct image_dirs *d, 
 		return r;
 
 	snprintf(mp_proc, sizeof(mp_proc), "/proc/self/fd/%d", mp_fd);
-	if (mount(loopdev, mp_proc, "ext4", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  "errors=remount-ro") < 0)
+	if (mount(loopdev, mp_proc, "ext4", MS_NOSUID | MS_NODEV | MS_NOEXEC, "errors=remount-ro") <
+	    0)
 		return sbx_error_errno(err, errno, "mount %s (%s) on %s", d->img_path, loopdev,
 				       d->mount_path);
 	/* From here the mount holds the loop device; AUTOCLEAR frees it at the last unmount. */
@@ -493,8 +502,9 @@ static int mount_fresh(const struct home_params *p, const struct image_dirs *d, 
 	return 0;
 }
 
-/* Another session holds the mounted home: grow it now if the quota went up. */
-static int grow_mounted(const struct home_params *p, const struct image_dirs *d, sbx_error *err)
+/* Another session holds the mounted home: make sure it is this user's image (the loop device
+ * behind the mount is backed by it), and grow it now if the quota went up. */
+static int join_mounted(const struct home_params *p, const struct image_dirs *d, sbx_error *err)
 {
 	_cleanup_close_ int img = -1, loop = -1;
 	struct stat st, mst;
@@ -504,8 +514,6 @@ static int grow_mounted(const struct home_params *p, const struct image_dirs *d,
 
 	if ((r = open_image(p, d, false, &img, &st, err)) < 0)
 		return r;
-	if ((uint64_t)st.st_size >= want)
-		return 0;
 	if (fstatat(d->mounts, p->user, &mst, AT_SYMLINK_NOFOLLOW) < 0)
 		return sbx_error_errno(err, errno, "stat %s", d->mount_path);
 	snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u", major(mst.st_dev), minor(mst.st_dev));
@@ -516,7 +524,8 @@ static int grow_mounted(const struct home_params *p, const struct image_dirs *d,
 	const char *base = strrchr(link, '/');
 	base = base ? base + 1 : link;
 	if (strncmp(base, "loop", 4) != 0)
-		return sbx_error_set(err, EIO, "%s is not mounted from a loop device", d->mount_path);
+		return sbx_error_set(err, EIO, "%s is not mounted from a loop device",
+				     d->mount_path);
 	if (strlen(base) > 32)
 		return sbx_error_set(err, EIO, "unexpected block device name %s", base);
 	snprintf(loopdev, sizeof(loopdev), "/dev/%.32s", base);
@@ -527,6 +536,8 @@ static int grow_mounted(const struct home_params *p, const struct image_dirs *d,
 		return sbx_error_errno(err, errno, "LOOP_GET_STATUS64 %s", loopdev);
 	if (info.lo_device != (uint64_t)st.st_dev || info.lo_inode != (uint64_t)st.st_ino)
 		return sbx_error_set(err, EIO, "%s is not backed by %s", loopdev, d->img_path);
+	if ((uint64_t)st.st_size >= want)
+		return 0;
 	if ((r = grow_file(img, &st, want, d->img_path, err)) < 0)
 		return r;
 	if (ioctl(loop, LOOP_SET_CAPACITY, 0) < 0)
@@ -570,7 +581,7 @@ static int image_attach(const struct home_params *p, struct home *h, sbx_error *
 		if ((r = mount_fresh(p, &d, mp, err)) < 0)
 			goto out;
 	} else if (errno == EWOULDBLOCK) {
-		r = mounted ? grow_mounted(p, &d, err) : mount_fresh(p, &d, mp, err);
+		r = mounted ? join_mounted(p, &d, err) : mount_fresh(p, &d, mp, err);
 		if (r < 0)
 			goto out;
 	} else {
@@ -639,6 +650,55 @@ static int image_usage(const struct home_params *p, uint64_t *ret_bytes, uint64_
 	*ret_bytes = (sb.blocks - sb.free_blocks) * sb.block_size;
 	*ret_inodes = sb.inodes - sb.free_inodes;
 	return 0;
+}
+
+int home_sweep(const char *runtime_dir, sbx_error *err)
+{
+	char path[PATH_MAX];
+	int swept = 0;
+	if (!runtime_dir || runtime_dir[0] != '/')
+		return sbx_error_set(err, EINVAL, "an absolute runtime directory is required");
+	if (home_join(path, sizeof(path), runtime_dir, "home-locks", NULL) < 0)
+		return sbx_error_set(err, ENAMETOOLONG, "runtime directory path too long");
+	_cleanup_close_ int locks = -1;
+	int r = home_open_root_dir(AT_FDCWD, path, 0700, false, true, &locks, err);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	DIR *dir = fdopendir(TAKE_FD(locks));
+	if (!dir)
+		return sbx_error_errno(err, errno, "read %s", path);
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		char user[64];
+		size_t len = strlen(de->d_name);
+		if (len <= 5 || len - 5 >= sizeof(user) ||
+		    strcmp(de->d_name + len - 5, ".hold") != 0)
+			continue;
+		memcpy(user, de->d_name, len - 5);
+		user[len - 5] = '\0';
+		if (!home_user_name_valid(user))
+			continue;
+		struct home_params p = {.user = user, .runtime_dir = runtime_dir};
+		struct image_dirs d;
+		_cleanup_close_ int lock = -1, hold = -1, mp = -1;
+		bool mounted;
+		if (image_dirs_open(&p, false, true, &d, err) < 0 ||
+		    lock_user(&d, &lock, err) < 0) {
+			image_dirs_close(&d);
+			closedir(dir);
+			return -(err ? err->code : EIO);
+		}
+		hold = openat(d.locks, d.hold_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (hold >= 0 && flock(hold, LOCK_EX | LOCK_NB) == 0 &&
+		    mount_point(&p, &d, &mp, &mounted, NULL) == 0 && mounted &&
+		    unmount(d.mount_path, NULL) == 0)
+			swept++;
+		image_dirs_close(&d);
+	}
+	closedir(dir);
+	return swept;
 }
 
 const struct home_backend home_backend_image = {

@@ -136,8 +136,10 @@ static int on_data(ssh_session session, ssh_channel channel, void *data, uint32_
 {
 	struct net_channel *c = userdata;
 	c->net->activity = true;
-	if (!c->spawned || c->in_fd < 0)
-		return (int)len; /* nobody reads it: dropped, as sshd does */
+	if (!c->spawned)
+		return 0; /* libssh keeps it until the program exists */
+	if (c->in_fd < 0)
+		return (int)len; /* the program closed its input: dropped, as sshd does */
 	size_t n = channel_buffer_append(c, data, len);
 	if (n && channel_record_input(c))
 		channel_record(c, 'i', data, n);
@@ -447,11 +449,11 @@ static void channel_pump_output(struct net_channel *c, int fd, bool is_stderr)
 /* Bytes libssh kept because the buffer was full are pulled once there is room again. */
 static void channel_refill_stdin(struct net_channel *c)
 {
-	if (c->in_fd < 0 || c->stdin_buf.len >= STDIN_BUFFER_MAX / 2)
-		return;
 	char buf[OUTPUT_CHUNK];
-	int n = ssh_channel_read_nonblocking(c->channel, buf, sizeof(buf), 0);
-	if (n > 0) {
+	while (c->in_fd >= 0 && c->stdin_buf.len < STDIN_BUFFER_MAX / 2) {
+		int n = ssh_channel_read_nonblocking(c->channel, buf, sizeof(buf), 0);
+		if (n <= 0)
+			break;
 		channel_buffer_append(c, buf, (size_t)n);
 		channel_flush_stdin(c);
 	}

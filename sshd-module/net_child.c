@@ -345,6 +345,7 @@ static void net_loop(struct net_child *net)
 		if (r == 0) {
 			if (net->authenticated)
 				ssh_send_keepalive(net->session);
+			net_channels_service(net, pfd, owner, 0);
 			net_report_activity(net);
 			continue;
 		}

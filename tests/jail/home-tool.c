@@ -6,6 +6,7 @@
  *                     print "detached"  (SIGKILL it to play a crashed monitor)
  *             once    attach, print the path line, detach
  *             usage   print "bytes=N inodes=N"
+ *   home-tool -r RUNTIME_DIR sweep     unmount homes no live session holds; print "swept=N"
  * BYTES accepts K, M, G suffixes. Errors go to stderr as "home-tool: MESSAGE", exit 1. */
 #include "config.h"
 
@@ -87,6 +88,15 @@ int main(int argc, char **argv)
 			return usage();
 		}
 	}
+	if (argc - optind == 1 && strcmp(argv[optind], "sweep") == 0) {
+		int r = home_sweep(p.runtime_dir, &err);
+		if (r < 0) {
+			fprintf(stderr, "home-tool: %s\n", err.msg);
+			return 1;
+		}
+		printf("swept=%d\n", r);
+		return 0;
+	}
 	if (argc - optind != 2)
 		return usage();
 	struct passwd *pw = getpwnam(argv[optind]);
@@ -104,7 +114,8 @@ int main(int argc, char **argv)
 		uint64_t bytes, inodes;
 		int r = home_usage(kind, &p, &bytes, &inodes, &err);
 		if (r < 0) {
-			fprintf(stderr, "home-tool: %s\n", r == -ENOENT && !err.msg[0] ? "no home" : err.msg);
+			fprintf(stderr, "home-tool: %s\n",
+				r == -ENOENT && !err.msg[0] ? "no home" : err.msg);
 			return 1;
 		}
 		printf("bytes=%" PRIu64 " inodes=%" PRIu64 "\n", bytes, inodes);

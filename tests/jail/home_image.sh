@@ -100,7 +100,7 @@ USED=$(echo "$U_OUT" | sed -n 's/bytes=\([0-9]*\).*/\1/p')
 rm -f "$MP/big"
 
 # The inode limit: creating files stops at about the -i count.
-OUT=$(as_user bash -c 'mkdir "$1/many" && for i in $(seq 4000); do : >"$1/many/$i" 2>/dev/null || { echo "stopped at $i"; exit 0; }; done; echo "no limit"' _ "$H")
+OUT=$(as_user bash -c 'mkdir "$1/many" && for i in $(seq 4000); do { : >"$1/many/$i"; } 2>/dev/null || { echo "stopped at $i"; exit 0; }; done; echo "no limit"' _ "$H")
 N=$(echo "$OUT" | sed -n 's/stopped at //p')
 [ -n "$N" ] && [ "$N" -gt 1500 ] && [ "$N" -le 2100 ] && pass "inode limit: file creation stopped at $N (limit 2000)" ||
 	fail "inode limit: $OUT"
@@ -118,6 +118,20 @@ release B
 assert_eq "the last detach unmounts" "$(mounts_of_mp)" 0
 wait_loops_gone && pass "the last detach frees the loop device" || fail "loop device left: $(losetup -j "$IMG")"
 
+# Many sessions of one user attaching and detaching at once: the lock serializes them, every
+# one succeeds, and the last one out leaves nothing mounted.
+PIDS=""
+for i in $(seq 12); do
+	tool -q 32M -i 2000 "$U" once >"$W/par.$i.out" 2>&1 &
+	PIDS="$PIDS $!"
+done
+BAD=0
+for p in $PIDS; do wait "$p" || BAD=$((BAD + 1)); done
+assert_eq "12 concurrent attach/detach cycles all succeed" "$BAD" 0
+assert_eq "each one got the home" "$(cat "$W"/par.*.out | grep -c "^path=$MP ")" 12
+assert_eq "nothing mounted after the last one" "$(mounts_of_mp)" 0
+wait_loops_gone && pass "no loop device after the last one" || fail "loop device left: $(losetup -j "$IMG")"
+
 # A crashed monitor (SIGKILL): its mount is stale; the next attach cleans it and goes on.
 hold C -q 32M -i 2000 || finish
 kill -9 "$PID_C"
@@ -128,6 +142,19 @@ assert_contains "attach after a crash works" "$OUT" "^detached"
 assert_eq "and the stale mount is gone afterwards" "$(mounts_of_mp)" 0
 wait_loops_gone && pass "and its loop device is freed" || fail "loop device left: $(losetup -j "$IMG")"
 assert_eq "files survive the crash" "$(tool -q 32M "$U" once >/dev/null; echo ok)" ok
+# The daemon's start-up sweep does the same for every user.
+hold C -q 32M -i 2000 || finish
+kill -9 "$PID_C"
+wait "$PID_C" 2>/dev/null
+hold C2 -q 32M -i 2000 || finish
+assert_eq "sweep leaves a home that a live session holds" "$("$TOOL" -r "$R" sweep)" "swept=0"
+release C2
+hold C -q 32M -i 2000 || finish
+kill -9 "$PID_C"
+wait "$PID_C" 2>/dev/null
+assert_eq "sweep unmounts a crashed session's home" "$("$TOOL" -r "$R" sweep)" "swept=1"
+assert_eq "nothing mounted after the sweep" "$(mounts_of_mp)" 0
+wait_loops_gone && pass "the sweep frees the loop device" || fail "loop device left: $(losetup -j "$IMG")"
 
 # Raising the quota: at the next attach, and online while another session holds the home.
 hold D -q 32M -i 2000 || finish

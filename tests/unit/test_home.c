@@ -93,12 +93,12 @@ static void put32(unsigned char *p, uint32_t v)
 static void make_super(unsigned char *sb, int csum)
 {
 	memset(sb, 0, HOME_EXT4_SUPER_SIZE);
-	put32(sb + 0x0, 5120);	 /* inodes */
+	put32(sb + 0x0, 5120);	/* inodes */
 	put32(sb + 0x4, 16384); /* blocks */
-	put32(sb + 0x8, 100);	 /* reserved */
+	put32(sb + 0x8, 100);	/* reserved */
 	put32(sb + 0xC, 12000); /* free blocks */
 	put32(sb + 0x10, 5000); /* free inodes */
-	put32(sb + 0x18, 2);	 /* 4096-byte blocks */
+	put32(sb + 0x18, 2);	/* 4096-byte blocks */
 	sb[0x38] = 0x53;
 	sb[0x39] = 0xEF;
 	if (csum) {
