@@ -7,6 +7,7 @@
 #include "common/config_file.h"
 
 #include <getopt.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,18 +46,31 @@ static void usage(FILE *out)
 	fprintf(out, "\nSee sandboxctl(8).\n");
 }
 
-/* The daemon's PolicyDirectory, so sandboxctl and sandboxd read the same files. */
-static const char *policy_dir_from_config(const char *path)
+/* The daemon's PolicyDirectory, so sandboxctl and sandboxd read the same files. A
+ * configuration that exists but does not parse is an error: guessing could edit the wrong
+ * policy. */
+static int policy_dir_from_config(const char *path, const char **ret)
 {
 	static char dir[4096];
 	struct sbx_config cfg;
+	sbx_error err = {0};
 	config_init(&cfg);
-	int r = config_load_file(&cfg, path, NULL);
+	int r = config_load_file(&cfg, path, &err);
 	if (r == 0)
-		r = config_finish(&cfg, NULL);
-	snprintf(dir, sizeof(dir), "%s", r == 0 ? cfg.policy_directory : POLICY_DEFAULT_DIR);
+		r = config_finish(&cfg, &err);
+	if (r == 0)
+		snprintf(dir, sizeof(dir), "%s", cfg.policy_directory);
 	config_free(&cfg);
-	return dir;
+	if (r == -ENOENT) {
+		*ret = POLICY_DEFAULT_DIR;
+		return 0;
+	}
+	if (r < 0) {
+		ctl_error("%s", err.msg);
+		return CTL_EXIT_FAILURE;
+	}
+	*ret = dir;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -97,8 +111,11 @@ int main(int argc, char **argv)
 					       argv[optind - 1]);
 		}
 	}
-	if (!policy_dir_given)
-		ctl_options.policy_dir = policy_dir_from_config(ctl_options.config_file);
+	if (!policy_dir_given) {
+		int r = policy_dir_from_config(ctl_options.config_file, &ctl_options.policy_dir);
+		if (r)
+			return r;
+	}
 	if (optind >= argc)
 		return ctl_usage_error("no command given (see sandboxctl --help)");
 	if (strcmp(argv[optind], "help") == 0) {

@@ -469,6 +469,16 @@ static int config_check_audit_fsync(const struct config_keyword *kw, const char 
 	return 0;
 }
 
+static int config_check_home_backend(const struct config_keyword *kw, const char *value,
+				     sbx_error *err)
+{
+	if (strcmp(value, "image") != 0 && strcmp(value, "btrfs") != 0 &&
+	    strcmp(value, "directory") != 0)
+		return sbx_error_set(err, EINVAL, "%s: '%s' is not one of image, btrfs, directory",
+				     kw->name, value);
+	return 0;
+}
+
 static int config_check_pam_service(const struct config_keyword *kw, const char *value,
 				    sbx_error *err)
 {
@@ -537,6 +547,12 @@ static const struct config_keyword config_keywords[] = {
      .offset = FIELD(client_alive_interval),
      .def = "15",
      .doc = "idle time before a keepalive is sent; 0 sends none"},
+    {.name = "HomeBackend",
+     .type = CONFIG_TYPE_STRING,
+     .offset = FIELD(home_backend),
+     .check = config_check_home_backend,
+     .def = "image",
+     .doc = "where homes live: image (per-user ext4 image with a quota), btrfs, directory"},
     {.name = "HostKey",
      .type = CONFIG_TYPE_CUSTOM,
      .parse = config_parse_host_key,

@@ -45,6 +45,7 @@ struct sbx_config {
 	char *policy_directory;          /* PolicyDirectory: limits per default, course, user */
 	bool record_input;               /* RecordInput */
 	char *state_directory;           /* StateDirectory: recordings, home images */
+	char *home_backend;              /* HomeBackend: image, btrfs, directory */
 	char *runtime_directory;         /* RuntimeDirectory: live sessions, jail mount points */
 	char *runner_path;               /* RunnerPath: the Python runner, default LIBEXECDIR/sandbox-python */
 	/* Internal to config_file.c: keywords already given through config_apply_option, one bit

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/policy.h"
 #include "jail/cgroup.h"
+#include "jail/home.h"
 #include "sshd-module/control.h"
 #include "sshd-module/monitor.h"
 #include "sshd-module/session_registry.h"
@@ -384,6 +385,11 @@ int listener_run(const struct listener_params *p, struct sandbox_runtime *runtim
 		return 1;
 	}
 	listener_sweep(&l);
+	int swept = home_sweep(l.cfg.runtime_directory, &err);
+	if (swept < 0)
+		log_warning("homes left mounted by a crash: %s", err.msg);
+	else if (swept > 0)
+		log_info("unmounted %d home%s left by a crash", swept, swept == 1 ? "" : "s");
 	char control_path[PATH_MAX];
 	snprintf(control_path, sizeof(control_path), "%s/" CONTROL_SOCKET_NAME,
 		 l.cfg.runtime_directory);

@@ -74,6 +74,7 @@ struct monitor {
 	struct monitor_channel channels[MONITOR_MAX_CHANNELS];
 	struct session_limits limits;
 	struct cgroup_session *cgroup;
+	struct home *home; /* the user's persistent home, attached for this session */
 	int registry_fd;
 	time_t session_started; /* monotonic seconds */
 	time_t last_activity;   /* monotonic seconds */

@@ -11,6 +11,7 @@
 #include "sshd-module/session_spawn.h"
 #include "common/policy.h"
 #include "jail/cgroup.h"
+#include "jail/home.h"
 #include "jail/jail.h"
 
 #include <errno.h>
@@ -39,6 +40,26 @@ time_t monitor_now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec;
+}
+
+/* The persistent home, from the configured backend, with the policy's disk quota. */
+static int session_attach_home(struct monitor *m, const struct policy_effective *eff,
+			       sbx_error *err)
+{
+	enum home_backend_kind kind;
+	if (home_backend_parse(m->cfg->home_backend, &kind) < 0)
+		return sbx_error_set(err, EINVAL, "HomeBackend %s", m->cfg->home_backend);
+	struct home_params p = {
+		.user = m->user.name,
+		.uid = m->user.uid,
+		.gid = m->user.gid,
+		.host_home = m->user.home,
+		.quota_bytes = eff->value[POLICY_DISK],
+		.quota_inodes = eff->value[POLICY_INODES],
+		.state_dir = m->cfg->state_directory,
+		.runtime_dir = m->cfg->runtime_directory,
+	};
+	return home_attach(kind, &p, &m->home, err);
 }
 
 static int session_load_user(struct monitor *m, sbx_error *err)
@@ -172,6 +193,16 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 	if (r >= 0)
 		r = cgroup_session_create(m->runtime->cgroups, m->user.name, m->conn->session_id,
 					  &m->limits.cgroup, &m->cgroup, &err);
+	if (r >= 0)
+		r = session_attach_home(m, &eff, &err);
+	if (r < 0 && err.code == EUCLEAN) {
+		/* A damaged home image: the student is told plainly; nothing is reformatted. */
+		log_error("session for %s refused: %s", m->user.name, err.msg);
+		session_answer(m, false,
+			       "sandbox: your home could not be opened safely; your files are kept, "
+			       "please tell your course admin");
+		return r;
+	}
 	if (r < 0) {
 		log_error("cannot set up the session of %s: %s", m->auth_user, err.msg);
 		session_answer(m, false, "the session could not be set up; please tell your admin");
@@ -684,6 +715,8 @@ void monitor_session_end(struct monitor *m)
 		}
 		*c = (struct monitor_channel){0};
 	}
+	home_detach(m->home); /* after every jail is gone: the last session unmounts */
+	m->home = NULL;
 	if (m->cgroup) {
 		sbx_error err = {0};
 		if (cgroup_session_destroy(m->cgroup, &err) < 0)

@@ -5,6 +5,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "jail/cgroup.h"
+#include "jail/home.h"
 #include "sshd-module/command_words.h"
 #include "jail/jail.h"
 
@@ -220,7 +221,7 @@ int session_spawn(struct monitor *m, const struct session_spawn_request *req,
 		.gid = m->user.gid,
 		.groups = m->user.groups,
 		.n_groups = (size_t)m->user.n_groups,
-		.home_source = m->user.home,
+		.home_source = home_path(m->home),
 		.home_target = m->user.home,
 		.hostname = "sandbox",
 		.argv = (const char *const *)argv,

@@ -303,7 +303,8 @@ write_config() {
 			"PidFile=$T/sandboxd.pid" "PamService=$PAM_SERVICE" "PrivsepUser=_sandboxd" \
 			"PrivsepDirectory=$T/empty" "RuntimeDirectory=$T/run" \
 			"RunnerPath=$SANDBOX_PYTHON" "PolicyDirectory=$T/policy" \
-			"AuditFile=$T/audit.jsonl" "AuditJournal=no" \
+			"AuditFile=$T/audit.jsonl" "AuditJournal=no" "StateDirectory=$T/state" \
+			"HomeBackend=${E2E_HOME_BACKEND:-directory}" \
 			"LogLevel=$E2E_LOGLEVEL"; do
 			k=${kv%%=*}
 			if [ -n "${over[$k]+x}" ]; then

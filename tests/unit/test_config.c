@@ -34,6 +34,7 @@ static const char *const all_keywords[] = {
     "AuthorizedKeysFile",
     "ClientAliveCountMax",
     "ClientAliveInterval",
+    "HomeBackend",
     "HostKey",
     "KbdInteractiveAuthentication",
     "ListenAddress",
