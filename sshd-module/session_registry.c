@@ -90,12 +90,12 @@ int session_registry_sweep(const char *runtime_dir,
 int session_registry_lock_user(const char *runtime_dir, const char *user, sbx_error *err)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s/sessions", runtime_dir);
+	snprintf(dir, sizeof(dir), "%s/user-locks", runtime_dir);
 	if (mkdir(runtime_dir, 0755) < 0 && errno != EEXIST)
 		return sbx_error_errno(err, errno, "cannot create %s", runtime_dir);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return sbx_error_errno(err, errno, "cannot create %s", dir);
-	if (snprintf(path, sizeof(path), "%s/.lock-%s", dir, user) >= (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s/%s", dir, user) >= (int)sizeof(path))
 		return sbx_error_set(err, ENAMETOOLONG, "user name too long");
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
