@@ -245,6 +245,9 @@ static void listener_sweep(struct listener *l)
 	int r = session_registry_sweep(l->cfg.runtime_directory, listener_sweep_one, l);
 	if (r < 0)
 		log_warning("sweeping orphaned sessions: %s", strerror(-r));
+	sbx_error err = {0};
+	if (r > 0 && home_sweep(l->cfg.runtime_directory, &err) < 0)
+		log_warning("homes left mounted: %s", err.msg);
 }
 
 static void listener_reap(struct listener *l)

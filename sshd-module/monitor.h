@@ -45,6 +45,7 @@ struct monitor_channel {
 	struct runner_reports reports; /* the runner's fd 3 */
 	struct recording *rec;         /* asciicast of a recorded terminal, or NULL */
 	int sftp_fd;                   /* sftp-server's transaction log, -1 otherwise */
+	struct scp_audit *scp;         /* legacy scp's before-picture of the home, or NULL */
 	struct sftp_log *sftp_log;
 };
 

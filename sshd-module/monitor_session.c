@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "sshd-module/recording.h"
 #include "sshd-module/session_registry.h"
+#include "sshd-module/scp_audit.h"
 #include "sshd-module/sftp_log.h"
 #include "sshd-module/session_spawn.h"
 #include "common/policy.h"
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -275,7 +277,7 @@ int monitor_channel_spawn(struct monitor *m, struct wire_msg *req)
 	}
 
 	struct session_spawn_result res = {
-		.run = NULL, .report_fd = -1, .sftp_log_fd = -1, .fds = {-1, -1, -1}};
+		.run = NULL, .report_fd = -1, .sftp_log_fd = -1, .scp = NULL, .fds = {-1, -1, -1}};
 	sbx_error err = {0};
 	static const char *const kinds[] = {"shell", "exec", "subsystem"};
 	char chan[16];
@@ -291,7 +293,7 @@ int monitor_channel_spawn(struct monitor *m, struct wire_msg *req)
 		goto out;
 	}
 	*slot = (struct monitor_channel){.used = true, .id = id, .terminal = sr.pty, .run = res.run,
-					 .sftp_fd = res.sftp_log_fd};
+					 .sftp_fd = res.sftp_log_fd, .scp = res.scp};
 	if (slot->sftp_fd >= 0 && sftp_log_new(&slot->sftp_log) < 0) {
 		close(slot->sftp_fd);
 		slot->sftp_fd = -1;
@@ -466,6 +468,13 @@ static void channel_close_sftp_log(struct monitor *m, struct monitor_channel *c)
 	c->sftp_fd = -1;
 }
 
+static void channel_end_scp(struct monitor *m, struct monitor_channel *c)
+{
+	struct file_op_ctx ctx = {m, c};
+	scp_audit_end(c->scp, channel_file_op, &ctx);
+	c->scp = NULL;
+}
+
 static struct monitor_channel *channel_by_sftp_fd(struct monitor *m, int fd)
 {
 	for (size_t i = 0; i < MONITOR_MAX_CHANNELS; i++)
@@ -529,6 +538,23 @@ static const char *channel_limit(struct monitor *m, const struct jail_report *re
 	return "none";
 }
 
+/* The disk quota, from the file system's own numbers: the home has no room left for the
+ * student (free blocks above root's reserve, or inodes). */
+static bool home_full(struct monitor *m, char *evidence, size_t size)
+{
+	struct statvfs st;
+	if (!m->home || strcmp(m->cfg->home_backend, "directory") == 0 ||
+	    statvfs(home_path(m->home), &st) < 0)
+		return false;
+	if (st.f_bavail > 0 && st.f_favail > 0)
+		return false;
+	snprintf(evidence, size, "home %s: %llu of %llu blocks and %llu of %llu inodes free",
+		 m->cfg->home_backend, (unsigned long long)st.f_bavail,
+		 (unsigned long long)st.f_blocks, (unsigned long long)st.f_favail,
+		 (unsigned long long)st.f_files);
+	return true;
+}
+
 static void channel_finish(struct monitor *m, struct monitor_channel *c)
 {
 	struct jail_report rep = {0};
@@ -541,6 +567,7 @@ static void channel_finish(struct monitor *m, struct monitor_channel *c)
 		;
 	runner_reports_close(&c->reports, m->conn->session_id, c->id);
 	channel_close_sftp_log(m, c);
+	channel_end_scp(m, c);
 	if (m->cgroup)
 		cgroup_session_stats(m->cgroup, &after, NULL);
 	if (jail_run_finish(c->run, &rep, &err) < 0) {
@@ -554,6 +581,8 @@ static void channel_finish(struct monitor *m, struct monitor_channel *c)
 			      sizeof(evidence));
 	m->stats_mark = after;
 	snprintf(chan, sizeof(chan), "%u", c->id);
+	if (strcmp(limit, "none") == 0 && home_full(m, evidence, sizeof(evidence)))
+		limit = "quota";
 	if (strcmp(limit, "none") != 0)
 		audit_emitf(m->runtime->audit, AUDIT_LIMIT_HIT, "SANDBOX_USER", m->user.name,
 			    "SANDBOX_SESSION", m->conn->session_id, "SANDBOX_CHANNEL", chan,
@@ -711,6 +740,7 @@ void monitor_session_end(struct monitor *m)
 			jail_run_free(c->run); /* kills what is left of the jail */
 			recording_close(c->rec);
 			channel_close_sftp_log(m, c);
+			channel_end_scp(m, c);
 			runner_reports_close(&c->reports, m->conn->session_id, c->id);
 		}
 		*c = (struct monitor_channel){0};

@@ -7,6 +7,7 @@
 #include "jail/cgroup.h"
 #include "jail/home.h"
 #include "sshd-module/command_words.h"
+#include "sshd-module/scp_audit.h"
 #include "jail/jail.h"
 
 #include <errno.h>
@@ -238,10 +239,17 @@ int session_spawn(struct monitor *m, const struct session_spawn_request *req,
 		.binds = binds,
 		.n_binds = ELEMENTSOF(binds),
 	};
+	/* Legacy scp leaves no log: the home is looked at before it runs and after. */
+	struct scp_audit *scp = NULL;
+	if (strcmp(argv[0], SCP_PATH) == 0)
+		scp_audit_begin(argv, home_path(m->home), m->user.home, &scp);
 	struct jail_run *run = NULL;
 	r = jail_spawn(&spec, &run, err);
-	if (r < 0)
+	if (r < 0) {
+		scp_audit_end(scp, NULL, NULL);
 		goto out;
+	}
+	ret->scp = scp;
 	if (req->pty) {
 		parent_fds[0] = jail_run_take_pty_master(run);
 		if (parent_fds[0] < 0) {

@@ -23,6 +23,7 @@ struct session_spawn_result {
 	struct jail_run *run;
 	int report_fd; /* read end of the runner's fd 3, -1 for other programs */
 	int sftp_log_fd; /* sftp-server's transaction log (SOCK_SEQPACKET), -1 for others */
+	struct scp_audit *scp; /* legacy scp: what to compare in the home afterwards, or NULL */
 	int fds[3]; /* pty master alone, or stdin, stdout, stderr */
 };
 

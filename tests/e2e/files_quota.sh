@@ -71,4 +71,10 @@ assert_ne "$RC" "0" "below the quota no new upload is accepted"
 ssh_pw "$U" "$PW" 'python3 -c "import os; print(os.path.getsize(\"big.bin\"))"'
 assert_eq "$OUT" "$((30 << 20))" "the data above the new quota is kept"
 
+# The audit trail: legacy scp's uploads (seen in the home after the run) and the full disk.
+OPS=$("$SANDBOXCTL" audit --file "$T/audit.jsonl" --event file-op)
+assert_contains "$OPS" "op=upload path=$(getent passwd "$U" | cut -d: -f6)/small.bin bytes=$((4 << 20))" "a legacy scp upload is on the audit trail with its size"
+LIMITS=$("$SANDBOXCTL" audit --file "$T/audit.jsonl" --event limit-hit)
+assert_contains "$LIMITS" "limit=quota" "the full disk is on the audit trail as a quota limit"
+
 e2e_done
