@@ -5,6 +5,8 @@
 #include "admin/ctl_control.h"
 #include "admin/ctl_admin_audit.h"
 #include "admin/ctl_util.h"
+#include "common/config_file.h"
+#include "jail/home.h"
 #include "common/cleanup.h"
 
 #include <errno.h>
@@ -200,6 +202,38 @@ static void level_spec(const struct policy_level *level, char *buf, size_t size)
 		 level->kind == POLICY_LEVEL_DEFAULT ? "default" : level->name);
 }
 
+/* What the user's home holds now, from its storage backend (sandboxd.conf's HomeBackend).
+ * -ENOENT when the home does not exist yet (no login so far). */
+static int disk_usage(const struct passwd *pw, const struct policy_effective *eff,
+		      uint64_t *bytes, uint64_t *inodes, char *backend, size_t size)
+{
+	struct sbx_config cfg;
+	sbx_error err = {0};
+	config_init(&cfg);
+	int r = config_load_file(&cfg, ctl_options.config_file, &err);
+	if (r == 0 || r == -ENOENT)
+		r = config_finish(&cfg, &err);
+	enum home_backend_kind kind;
+	if (r == 0 && home_backend_parse(cfg.home_backend, &kind) < 0)
+		r = -EINVAL;
+	if (r == 0) {
+		snprintf(backend, size, "%s", cfg.home_backend);
+		struct home_params p = {
+			.user = pw->pw_name,
+			.uid = pw->pw_uid,
+			.gid = pw->pw_gid,
+			.host_home = pw->pw_dir,
+			.quota_bytes = eff->value[POLICY_DISK],
+			.quota_inodes = eff->value[POLICY_INODES],
+			.state_dir = cfg.state_directory,
+			.runtime_dir = cfg.runtime_directory,
+		};
+		r = home_usage(kind, &p, bytes, inodes, &err);
+	}
+	config_free(&cfg);
+	return r;
+}
+
 static int show_effective(const char *user, bool json)
 {
 	struct policy_effective eff;
@@ -239,7 +273,15 @@ static int show_effective(const char *user, bool json)
 			fputc(':', stdout);
 			ctl_json_value(stdout, (enum policy_key)k, eff.value[k], eff.source[k]);
 		}
-		printf("}}\n");
+		printf("}");
+		uint64_t bytes = 0, inodes = 0;
+		char backend[32];
+		if (disk_usage(pw, &eff, &bytes, &inodes, backend, sizeof(backend)) == 0)
+			printf(",\"usage\":{\"disk\":%llu,\"inodes\":%llu}",
+			       (unsigned long long)bytes, (unsigned long long)inodes);
+		else
+			printf(",\"usage\":null");
+		printf("}\n");
 		policy_groups_free(groups);
 		return CTL_EXIT_OK;
 	}
@@ -258,6 +300,16 @@ static int show_effective(const char *user, bool json)
 		ctl_error("out of memory");
 		return CTL_EXIT_FAILURE;
 	}
+	uint64_t bytes = 0, inodes = 0;
+	char backend[32] = "", used[64], quota[64];
+	int u = disk_usage(pw, &eff, &bytes, &inodes, backend, sizeof(backend));
+	policy_describe_value(POLICY_DISK, bytes, used, sizeof(used));
+	policy_describe_value(POLICY_DISK, eff.value[POLICY_DISK], quota, sizeof(quota));
+	if (u == 0)
+		printf("\nhome (%s): %s used of %s, %llu files and folders\n", backend, used, quota,
+		       (unsigned long long)inodes);
+	else if (u == -ENOENT)
+		printf("\nhome (%s): not created yet (first login creates it)\n", backend);
 	return CTL_EXIT_OK;
 }
 

@@ -71,6 +71,9 @@ assert_ne "$RC" "0" "below the quota no new upload is accepted"
 ssh_pw "$U" "$PW" 'python3 -c "import os; print(os.path.getsize(\"big.bin\"))"'
 assert_eq "$OUT" "$((30 << 20))" "the data above the new quota is kept"
 
+SHOW=$(ctl quota show "$U" --effective)
+assert_match "$SHOW" "home \(image\): [0-9.]+ MiB used of 16 MiB" "sandboxctl shows the home's usage against its quota"
+
 # The audit trail: legacy scp's uploads (seen in the home after the run) and the full disk.
 OPS=$("$SANDBOXCTL" audit --file "$T/audit.jsonl" --event file-op)
 assert_contains "$OPS" "op=upload path=$(getent passwd "$U" | cut -d: -f6)/small.bin bytes=$((4 << 20))" "a legacy scp upload is on the audit trail with its size"
