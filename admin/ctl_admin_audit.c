@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,16 @@ void ctl_audit_admin(const char *action, const char *target, const char *old_val
 		return;
 	}
 	bool file = strcmp(cfg.audit_file, "none") != 0;
+	if (file) {
+		/* As the daemon does on its first start: the trail's folder, root-only. */
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%s", cfg.audit_file);
+		for (char *p = dir + 1; (p = strchr(p, '/')); p++) {
+			*p = '\0';
+			mkdir(dir, 0750);
+			*p = '/';
+		}
+	}
 	struct audit_sink_config ac = {
 		.journal = cfg.audit_journal,
 		.file = file ? cfg.audit_file : NULL,

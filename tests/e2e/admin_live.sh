@@ -30,6 +30,10 @@ G="sbxe2e_g$(rand_alnum 6)"
 groupadd "$G" || die "groupadd $G"
 usermod -aG "$G" "$U" || die "usermod -aG $G $U"
 
+# Until start_server writes the real configuration, sandboxctl reads this one: the test's
+# admin actions go to its own trail, never the host's.
+printf 'AuditFile %s\nAuditJournal no\nPolicyDirectory %s\n' "$T/audit.jsonl" "$T/policy" >"$T/sandboxd.conf"
+
 # ctl ARGS...: sandboxctl as root against this test's daemon; sets RC, OUT, ERR.
 ctl() {
 	E2E_LAST_CMD="sandboxctl $*"

@@ -32,7 +32,9 @@ echo "# $E2E_NAME: temp dir $T, sandboxctl $SANDBOXCTL"
 # The binary may sit in a directory only root can enter: unprivileged runs use a copy.
 install -m 0755 "$SANDBOXCTL" "$T/sandboxctl"
 P="$T/policy"
-NOCONF="$T/no-such.conf"
+# The admin actions of this test go to its own trail, never the host's.
+NOCONF="$T/ctl.conf"
+printf 'AuditFile %s\nAuditJournal no\nPolicyDirectory %s\n' "$T/audit.jsonl" "$P" >"$NOCONF"
 
 # ctl ARGS...: runs sandboxctl as root on $P; sets RC, OUT, ERR.
 ctl() {
@@ -91,6 +93,9 @@ assert_rc 0 "quota set USER"
 assert_eq "$(effective memory)" "2G|user $U" "the user's override wins over the course"
 assert_eq "$(effective pids)" "100|group @$G" "other course keys still apply"
 ctl quota show "$U" --effective
+# The table, then a blank line and the home's usage.
+assert_match "$OUT" "^home \(image\): not created yet" "--effective ends with the home's usage"
+OUT=$(printf '%s\n' "$OUT" | sed '/^$/,$d')
 assert_eq "$(lines "$OUT")" 16 "--effective lists every key under a header"
 assert_match "$OUT" "^memory +2G +user $U\$" "the row shows the source"
 # Aligned: every row's SOURCE column starts where the header's does.
@@ -228,7 +233,7 @@ printf 'memory = 1G\npids = 100\n' >"$P/group/$G.conf"
 keys=(memory=3G swap=1G cpu=2 pids=300 tmp=100M disk=1G inodes=5000 run-time=2h)
 pids=()
 for kv in "${keys[@]}"; do
-	"$T/sandboxctl" --policy-dir "$P" quota set "@$G" "$kv" 2>>"$T/concurrent.err" &
+	"$T/sandboxctl" --policy-dir "$P" --config "$NOCONF" quota set "@$G" "$kv" 2>>"$T/concurrent.err" &
 	pids+=($!)
 done
 crc=0
@@ -276,7 +281,7 @@ gpasswd -d "$U" sandbox-admin >/dev/null 2>&1
 ctl status
 assert_rc 0 "status"
 assert_match "$OUT" "^version: +[0-9]" "status: version"
-assert_match "$OUT" "^configuration: +$NOCONF \(not found: built-in defaults\)\$" "status: configuration"
+assert_match "$OUT" "^configuration: +$NOCONF\$" "status: configuration"
 assert_match "$OUT" "^policy: +$P \(default set, 1 group, 0 users\)\$" "status: policy"
 assert_match "$OUT" "^daemon: +not running" "status: daemon"
 

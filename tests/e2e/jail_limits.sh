@@ -15,7 +15,7 @@ make_user
 BUSY=$U
 BUSY_PW=$PW
 start_server
-ctl() { "$SANDBOXCTL" --policy-dir "$T/policy" "$@"; }
+ctl() { "$SANDBOXCTL" --config "$CONF" "$@"; }
 
 # A generous wall clock first, so the CPU limit is what ends the spin even on a busy host.
 ctl quota set "$RUNNER" run-cpu-time=1s run-time=20s >/dev/null || fail "sandboxctl quota set"
