@@ -176,6 +176,9 @@ RunnerPath $SANDBOX_PYTHON
 PolicyDirectory $T/policy
 AuditFile $T/audit.jsonl
 AuditJournal no
+# The same home as sshd's, for a like-for-like login.
+HomeBackend directory
+StateDirectory $T/state
 LogLevel INFO
 PasswordAuthentication no
 KbdInteractiveAuthentication no
