@@ -90,9 +90,12 @@ static void auth_log(struct monitor *m, const char *method, bool ok, const char 
 		 m->conn->remote_port, detail ? ": " : "", detail ? detail : "");
 	char remote[96];
 	snprintf(remote, sizeof(remote), "%s:%d", m->conn->remote_addr, m->conn->remote_port);
+	/* The trail names the method as the protocol does; the log keeps sshd's "…/pam". */
+	char name[32];
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(method, "/"), method);
 	audit_emitf(m->runtime->audit, AUDIT_AUTH_ATTEMPT, "SANDBOX_USER", m->auth_user,
 		    "SANDBOX_SESSION", m->conn->session_id, "SANDBOX_REMOTE", remote,
-		    "SANDBOX_METHOD", method, "SANDBOX_RESULT", ok ? "success" : "failure",
+		    "SANDBOX_METHOD", name, "SANDBOX_RESULT", ok ? "success" : "failure",
 		    "SANDBOX_PAM_MESSAGE", detail, NULL);
 }
 
