@@ -63,8 +63,13 @@ static int auth_bind_user(struct monitor *m, const char *user)
 {
 	if (!user || !*user || strlen(user) > 256)
 		return -EINVAL;
-	if (m->auth_user)
-		return strcmp(m->auth_user, user) == 0 ? 0 : -EPERM;
+	if (m->auth_user) {
+		if (strcmp(m->auth_user, user) == 0)
+			return 0;
+		log_error("connection from %s: change of user name not allowed",
+			  m->conn->remote_addr);
+		return -EPERM;
+	}
 	m->auth_user = strdup(user);
 	return m->auth_user ? 0 : -ENOMEM;
 }
@@ -81,6 +86,19 @@ static int auth_pam_ensure(struct monitor *m, sbx_error *err)
 		.tty = "ssh",
 	};
 	return auth_pam_start(&p, &m->pam, err);
+}
+
+/* pam_authenticate with a method's conversation, if the method is enabled. */
+static int auth_pam_run(struct monitor *m, bool enabled, auth_conv_fn conv, void *userdata,
+			sbx_error *err)
+{
+	if (!enabled)
+		return -EACCES;
+	int r = auth_pam_ensure(m, err);
+	if (r < 0)
+		return r;
+	auth_pam_set_conv(m->pam, conv, userdata);
+	return auth_pam_authenticate(m->pam, err);
 }
 
 static void auth_log(struct monitor *m, const char *method, bool ok, const char *detail)
@@ -139,16 +157,11 @@ int monitor_auth_password(struct monitor *m, struct wire_msg *req)
 	if (r < 0) {
 		explicit_bzero(password, strlen(password));
 		free(password);
-		log_error("connection from %s: change of user name not allowed", m->conn->remote_addr);
 		return r;
 	}
 	sbx_error err = {0};
 	struct auth_password_conv conv = {.password = password};
-	r = m->cfg->password_authentication ? auth_pam_ensure(m, &err) : -EACCES;
-	if (r == 0) {
-		auth_pam_set_conv(m->pam, auth_password_conv, &conv);
-		r = auth_pam_authenticate(m->pam, &err);
-	}
+	r = auth_pam_run(m, m->cfg->password_authentication, auth_password_conv, &conv, &err);
 	explicit_bzero(password, strlen(password));
 	free(password);
 	if (r < 0) {
@@ -248,17 +261,12 @@ int monitor_auth_kbdint(struct monitor *m, struct wire_msg *req)
 	if (wire_get_str(req, &user) < 0)
 		return -EBADMSG;
 	int r = auth_bind_user(m, user);
-	if (r < 0) {
-		log_error("connection from %s: change of user name not allowed", m->conn->remote_addr);
+	if (r < 0)
 		return r;
-	}
 	sbx_error err = {0};
 	struct kbdint_conv conv = {.m = m};
-	r = m->cfg->kbd_interactive_authentication ? auth_pam_ensure(m, &err) : -EACCES;
-	if (r == 0) {
-		auth_pam_set_conv(m->pam, kbdint_conversation, &conv);
-		r = auth_pam_authenticate(m->pam, &err);
-	}
+	r = auth_pam_run(m, m->cfg->kbd_interactive_authentication, kbdint_conversation, &conv,
+			 &err);
 	if (r == 0) {
 		/* Account messages (password expiry warnings...) go the same way. */
 		r = auth_pam_account(m->pam, &err);
