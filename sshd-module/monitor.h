@@ -82,6 +82,12 @@ struct monitor {
 	unsigned warned;        /* bit per warning already given */
 	const char *ended_by;   /* the session limit that ended it, for the report */
 	struct cgroup_stats stats_mark; /* counters when the last channel ended */
+	/* Recordings of ended channels stay open until the session ends: the network child may
+	 * still be sending the last output it read from the terminal. */
+	struct {
+		uint32_t id;
+		struct recording *rec;
+	} ended_recs[MONITOR_MAX_CHANNELS];
 	bool allow_processes;           /* the course lets the runner start processes */
 	bool record;                    /* the course records terminal sessions */
 	char limit_sources[1024];       /* effective limits and where each came from */

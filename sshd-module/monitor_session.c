@@ -379,19 +379,25 @@ int monitor_record(struct monitor *m, struct wire_msg *req)
 	if (wire_get_u32(req, &id) < 0 || wire_get_u32(req, &kind) < 0 ||
 	    wire_get_bytes(req, &data, &len) < 0)
 		return -EBADMSG;
+	struct recording *rec = NULL;
 	struct monitor_channel *c = channel_find(m, id);
-	if (!c || !c->rec)
+	if (c)
+		rec = c->rec;
+	for (size_t i = 0; !rec && i < MONITOR_MAX_CHANNELS; i++)
+		if (m->ended_recs[i].rec && m->ended_recs[i].id == id)
+			rec = m->ended_recs[i].rec;
+	if (!rec)
 		return 0; /* not recorded (or refused to open): nothing to keep */
 	if (kind == 'o')
-		recording_output(c->rec, data, len);
+		recording_output(rec, data, len);
 	else if (kind == 'i' && m->cfg->record_input)
-		recording_input(c->rec, data, len);
+		recording_input(rec, data, len);
 	else if (kind == 'r') {
 		char size[32];
 		unsigned cols, rows;
 		snprintf(size, sizeof(size), "%.*s", (int)(len < 31 ? len : 31), data);
 		if (sscanf(size, "%ux%u", &cols, &rows) == 2 && cols < 10000 && rows < 10000)
-			recording_resize(c->rec, cols, rows);
+			recording_resize(rec, cols, rows);
 	}
 	return 0;
 }
@@ -555,6 +561,22 @@ static bool home_full(struct monitor *m, char *evidence, size_t size)
 	return true;
 }
 
+static void session_keep_recording(struct monitor *m, struct monitor_channel *c)
+{
+	if (!c->rec)
+		return;
+	size_t slot = 0;
+	for (size_t i = 0; i < MONITOR_MAX_CHANNELS; i++)
+		if (!m->ended_recs[i].rec) {
+			slot = i;
+			break;
+		}
+	recording_close(m->ended_recs[slot].rec); /* when all are taken, the first one goes */
+	m->ended_recs[slot].id = c->id;
+	m->ended_recs[slot].rec = c->rec;
+	c->rec = NULL;
+}
+
 static void channel_finish(struct monitor *m, struct monitor_channel *c)
 {
 	struct jail_report rep = {0};
@@ -618,7 +640,7 @@ static void channel_finish(struct monitor *m, struct monitor_channel *c)
 	wire_put_str(&evt, line[0] ? line : NULL);
 	monitor_send(m, &evt);
 	jail_run_free(c->run);
-	recording_close(c->rec);
+	session_keep_recording(m, c);
 	*c = (struct monitor_channel){0};
 }
 
@@ -744,6 +766,10 @@ void monitor_session_end(struct monitor *m)
 			runner_reports_close(&c->reports, m->conn->session_id, c->id);
 		}
 		*c = (struct monitor_channel){0};
+	}
+	for (size_t i = 0; i < MONITOR_MAX_CHANNELS; i++) {
+		recording_close(m->ended_recs[i].rec);
+		m->ended_recs[i].rec = NULL;
 	}
 	home_detach(m->home); /* after every jail is gone: the last session unmounts */
 	m->home = NULL;
