@@ -7,6 +7,7 @@
 #include "common/config_file.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,20 +304,33 @@ static int report_kills(const struct ctl_answer *a)
 	return status;
 }
 
-int ctl_control_kill_user(const char *user)
+int ctl_control_request(struct ctl_answer *ret, const char *fmt, ...)
 {
 	_cleanup_free_ char *req = NULL;
-	struct ctl_answer a;
 	char msg[1024];
-	if (asprintf(&req, "kill-user %s", user) < 0) {
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&req, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		req = NULL;
 		ctl_error("out of memory");
 		return CTL_EXIT_FAILURE;
 	}
-	enum ctl_control_result r = ctl_control_call(req, &a, msg, sizeof(msg));
+	enum ctl_control_result r = ctl_control_call(req, ret, msg, sizeof(msg));
 	if (r != CTL_CONTROL_OK) {
 		ctl_error("%s", msg);
 		return ctl_control_exit_status(r);
 	}
+	return 0;
+}
+
+int ctl_control_kill_user(const char *user)
+{
+	struct ctl_answer a;
+	int r = ctl_control_request(&a, "kill-user %s", user);
+	if (r)
+		return r;
 	int status = report_kills(&a);
 	if (a.n == 0)
 		printf("no live session of %s\n", user);
@@ -326,18 +340,10 @@ int ctl_control_kill_user(const char *user)
 
 int ctl_control_kill_session(const char *id)
 {
-	_cleanup_free_ char *req = NULL;
 	struct ctl_answer a;
-	char msg[1024];
-	if (asprintf(&req, "kill %s", id) < 0) {
-		ctl_error("out of memory");
-		return CTL_EXIT_FAILURE;
-	}
-	enum ctl_control_result r = ctl_control_call(req, &a, msg, sizeof(msg));
-	if (r != CTL_CONTROL_OK) {
-		ctl_error("%s", msg);
-		return ctl_control_exit_status(r);
-	}
+	int r = ctl_control_request(&a, "kill %s", id);
+	if (r)
+		return r;
 	int status = report_kills(&a);
 	ctl_answer_free(&a);
 	return status;

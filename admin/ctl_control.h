@@ -35,6 +35,11 @@ const char *ctl_record_get(const struct ctl_record *r, const char *key);
 /* CTL_EXIT_* for a result (denied → CTL_EXIT_DENIED, usage → CTL_EXIT_USAGE, else FAILURE). */
 int ctl_control_exit_status(enum ctl_control_result r);
 
+/* ctl_control_call for commands: the request is formatted, a failure is printed as one line
+ * and returned as its CTL_EXIT_* status; 0 with the answer in *ret (free it) on success. */
+int ctl_control_request(struct ctl_answer *ret, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* Prints one line per killed session and returns an exit status; a user without sessions is
  * fine ("no live session"). For lock --kill and kill --user. */
 int ctl_control_kill_user(const char *user);

@@ -184,18 +184,10 @@ int ctl_sessions_main(int argc, char **argv)
 	if (user && !policy_name_valid(user))
 		return ctl_usage_error("sessions: not a user name: %s", user);
 
-	_cleanup_free_ char *req = NULL;
 	struct ctl_answer a;
-	char msg[1024];
-	if (asprintf(&req, "sessions%s%s", user ? " " : "", user ? user : "") < 0) {
-		ctl_error("out of memory");
-		return CTL_EXIT_FAILURE;
-	}
-	enum ctl_control_result r = ctl_control_call(req, &a, msg, sizeof(msg));
-	if (r != CTL_CONTROL_OK) {
-		ctl_error("%s", msg);
-		return ctl_control_exit_status(r);
-	}
+	int r = ctl_control_request(&a, "sessions%s%s", user ? " " : "", user ? user : "");
+	if (r)
+		return r;
 	int status = json ? (print_json(&a), CTL_EXIT_OK) : print_table(&a);
 	ctl_answer_free(&a);
 	return status;
@@ -242,7 +234,6 @@ int ctl_kill_main(int argc, char **argv)
 int ctl_reload_main(int argc, char **argv)
 {
 	struct ctl_answer a;
-	char msg[1024];
 
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		printf("Usage: sandboxctl reload\n");
@@ -250,11 +241,9 @@ int ctl_reload_main(int argc, char **argv)
 	}
 	if (argc != 1)
 		return ctl_usage_error("usage: reload");
-	enum ctl_control_result r = ctl_control_call("reload", &a, msg, sizeof(msg));
-	if (r != CTL_CONTROL_OK) {
-		ctl_error("%s", msg);
-		return ctl_control_exit_status(r);
-	}
+	int r = ctl_control_request(&a, "reload");
+	if (r)
+		return r;
 	ctl_answer_free(&a);
 	printf("configuration and policy reloaded\n");
 	return CTL_EXIT_OK;
