@@ -22,8 +22,9 @@
 
 #define STDIN_BUFFER_MAX (1024 * 1024)
 #define OUTPUT_CHUNK (32 * 1024)
-/* After the program ends, output still in flight gets this long to arrive. */
-#define EXIT_DRAIN_SECONDS 2
+/* After the program ends, output still in flight gets this long to reach EOF (a busy host can
+ * be slow to close the jail's last copy of a pipe); what is already readable is always sent. */
+#define EXIT_DRAIN_SECONDS 5
 
 enum { KIND_SHELL, KIND_EXEC, KIND_SUBSYSTEM }; /* as enum session_kind in the monitor */
 
@@ -446,6 +447,26 @@ static void channel_pump_output(struct net_channel *c, int fd, bool is_stderr)
 		ssh_channel_write(c->channel, buf, (uint32_t)n);
 }
 
+/* Before the exit status goes out: whatever the program wrote and nobody has read yet
+ * (bounded; the pipes are non-blocking). */
+static void channel_drain_output(struct net_channel *c)
+{
+	for (int i = 0; i < 256 && !c->out_eof && ssh_channel_window_size(c->channel) > 0; i++) {
+		struct pollfd p = {.fd = c->out_fd, .events = POLLIN};
+		if (poll(&p, 1, 0) <= 0)
+			break;
+		channel_pump_output(c, c->out_fd, false);
+	}
+	for (int i = 0; i < 256 && c->err_fd >= 0 && !c->err_eof &&
+			ssh_channel_window_size(c->channel) > 0;
+	     i++) {
+		struct pollfd p = {.fd = c->err_fd, .events = POLLIN};
+		if (poll(&p, 1, 0) <= 0)
+			break;
+		channel_pump_output(c, c->err_fd, true);
+	}
+}
+
 /* Bytes libssh kept because the buffer was full are pulled once there is room again. */
 static void channel_refill_stdin(struct net_channel *c)
 {
@@ -509,8 +530,10 @@ void net_channels_service(struct net_child *net, struct pollfd *pfd, void **owne
 		if (c->spawned && !c->reported)
 			channel_refill_stdin(c);
 		if (c->spawned && c->exited && !c->reported &&
-		    ((c->out_eof && c->err_eof) || now - c->exit_time > EXIT_DRAIN_SECONDS))
+		    ((c->out_eof && c->err_eof) || now - c->exit_time > EXIT_DRAIN_SECONDS)) {
+			channel_drain_output(c);
 			channel_report_exit(c);
+		}
 		if (c->closed && (!c->spawned || c->exited))
 			channel_release(c);
 	}
