@@ -397,6 +397,32 @@ static void config_dump_max_startups(const struct sbx_config *cfg, const char *n
 		cfg->max_startups_full);
 }
 
+/* A count, or "none" for no limit (stored as 0). */
+static int config_parse_max_logins(struct sbx_config *cfg, const struct config_keyword *kw,
+				   const char *value, bool replace_list, sbx_error *err)
+{
+	unsigned long long v;
+
+	if (strcasecmp(value, "none") == 0) {
+		cfg->max_logins = 0;
+		return 0;
+	}
+	if (config_parse_decimal(value, 1000000, &v) < 0 || v == 0)
+		return sbx_error_set(err, EINVAL,
+				     "%s: '%s' is not a number of sessions (1-1000000) or 'none'",
+				     kw->name, value);
+	cfg->max_logins = (unsigned)v;
+	return 0;
+}
+
+static void config_dump_max_logins(const struct sbx_config *cfg, const char *name, FILE *out)
+{
+	if (cfg->max_logins == 0)
+		fprintf(out, "%s none\n", name);
+	else
+		fprintf(out, "%s %u\n", name, cfg->max_logins);
+}
+
 static const struct {
 	const char *name;
 	enum log_level level;
@@ -588,6 +614,19 @@ static const struct config_keyword config_keywords[] = {
      .max = 100,
      .def = "6",
      .doc = "authentication attempts per connection (1-100)"},
+    {.name = "MaxLogins",
+     .type = CONFIG_TYPE_CUSTOM,
+     .parse = config_parse_max_logins,
+     .dump = config_dump_max_logins,
+     .def = "500",
+     .doc = "logged-in sessions on the whole host at once, or none; the next login is told the host is full"},
+    {.name = "MaxSessions",
+     .type = CONFIG_TYPE_UINT,
+     .offset = FIELD(max_sessions),
+     .min = 1,
+     .max = 64, /* INPUT_CHANNELS_MAX, the network child's and monitor's table size */
+     .def = "10",
+     .doc = "programs (shell, exec, sftp) one connection may run at once (1-64)"},
     {.name = "MaxStartups",
      .type = CONFIG_TYPE_CUSTOM,
      .parse = config_parse_max_startups,

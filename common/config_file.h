@@ -25,6 +25,8 @@ struct sbx_config {
 	size_t n_host_keys;      /* 0 after loading means the default ed25519 key */
 	unsigned login_grace_time;       /* seconds, 0 = unlimited; default 120 */
 	unsigned max_auth_tries;         /* default 6 */
+	unsigned max_sessions;           /* programs (shell, exec, sftp) per connection, default 10 */
+	unsigned max_logins;             /* logged-in sessions on the host, 0 = none; default 500 */
 	unsigned max_startups_begin;     /* start:rate:full, default 10:30:100 */
 	unsigned max_startups_rate;
 	unsigned max_startups_full;

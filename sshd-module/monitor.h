@@ -6,6 +6,7 @@
 #include "common/config_file.h"
 #include "pam/auth_pam.h"
 #include "sshd-module/hostkeys.h"
+#include "sshd-module/input_limits.h"
 #include "sshd-module/monitor_requests.h"
 #include "sshd-module/runner_reports.h"
 #include "sshd-module/session_limits.h"
@@ -16,7 +17,7 @@
 #include <time.h>
 #include <sys/types.h>
 
-#define MONITOR_MAX_CHANNELS 16
+#define MONITOR_MAX_CHANNELS INPUT_CHANNELS_MAX
 /* Status and report descriptor per channel. */
 #define MONITOR_CHANNEL_FDS 3
 #define SESSION_ID_LEN 16
@@ -67,6 +68,7 @@ struct monitor {
 	unsigned state; /* enum monitor_state */
 	struct monitor_request_log requests;
 	char *auth_user;         /* fixed by the first authentication request */
+	bool auth_user_valid;    /* false: a name no account can have, bound as "(invalid)" */
 	unsigned auth_failures;
 	struct auth_pam *pam;
 	bool pam_session_open;

@@ -4,8 +4,10 @@
 
 #include "sshd-module/authorized_keys.h"
 #include "sshd-module/monitor.h"
+#include "sshd-module/monitor_decode.h"
 
 #include "common/cleanup.h"
+#include "common/escape.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -58,19 +60,32 @@ static int auth_answer(struct monitor *m, bool ok, const char *message)
 	return 0;
 }
 
-/* The user name is fixed by the first attempt, as in OpenSSH. */
+/* What an invalid user name is known as in logs and on the trail: its bytes are the
+ * client's, and only an escaped prefix of them is shown. */
+#define AUTH_INVALID_USER "(invalid)"
+
+/* The user name is fixed by the first attempt, as in OpenSSH. A name no account can have
+ * (input_user_name_valid) is bound as AUTH_INVALID_USER: its attempts fail like an unknown
+ * user's, with the same answer and the same delay. */
 static int auth_bind_user(struct monitor *m, const char *user)
 {
-	if (!user || !*user || strlen(user) > 256)
-		return -EINVAL;
+	bool valid = input_user_name_valid(user);
+	const char *name = valid ? user : AUTH_INVALID_USER;
 	if (m->auth_user) {
-		if (strcmp(m->auth_user, user) == 0)
+		if (strcmp(m->auth_user, name) == 0)
 			return 0;
 		log_error("connection from %s: change of user name not allowed",
 			  m->conn->remote_addr);
 		return -EPERM;
 	}
-	m->auth_user = strdup(user);
+	if (!valid) {
+		char shown[4 * 48 + 1];
+		escape_untrusted(user, strnlen(user, 48), shown, sizeof(shown));
+		log_info("connection from %s: invalid user name \"%s\"%s (%zu bytes)",
+			 m->conn->remote_addr, shown, strlen(user) > 48 ? "..." : "", strlen(user));
+	}
+	m->auth_user = strdup(name);
+	m->auth_user_valid = valid;
 	return m->auth_user ? 0 : -ENOMEM;
 }
 
@@ -79,11 +94,11 @@ static int auth_pam_ensure(struct monitor *m, sbx_error *err)
 	if (m->pam)
 		return 0;
 	struct auth_pam_params p = {
-		.service = m->cfg->pam_service,
-		.user = m->auth_user,
-		.rhost = m->conn->remote_addr,
-		.ruser = m->auth_user,
-		.tty = "ssh",
+	    .service = m->cfg->pam_service,
+	    .user = m->auth_user,
+	    .rhost = m->conn->remote_addr,
+	    .ruser = m->auth_user,
+	    .tty = "ssh",
 	};
 	return auth_pam_start(&p, &m->pam, err);
 }
@@ -92,7 +107,7 @@ static int auth_pam_ensure(struct monitor *m, sbx_error *err)
 static int auth_pam_run(struct monitor *m, bool enabled, auth_conv_fn conv, void *userdata,
 			sbx_error *err)
 {
-	if (!enabled)
+	if (!enabled || !m->auth_user_valid)
 		return -EACCES;
 	int r = auth_pam_ensure(m, err);
 	if (r < 0)
@@ -104,8 +119,8 @@ static int auth_pam_run(struct monitor *m, bool enabled, auth_conv_fn conv, void
 static void auth_log(struct monitor *m, const char *method, bool ok, const char *detail)
 {
 	log_info("%s %s for %s from %s port %d%s%s", ok ? "Accepted" : "Failed", method,
-		 m->auth_user ? m->auth_user : "(none)", m->conn->remote_addr,
-		 m->conn->remote_port, detail ? ": " : "", detail ? detail : "");
+		 m->auth_user ? m->auth_user : "(none)", m->conn->remote_addr, m->conn->remote_port,
+		 detail ? ": " : "", detail ? detail : "");
 	char remote[96];
 	snprintf(remote, sizeof(remote), "%s:%d", m->conn->remote_addr, m->conn->remote_port);
 	/* The trail names the method as the protocol does; the log keeps sshd's "…/pam". */
@@ -149,21 +164,28 @@ static int auth_finish(struct monitor *m, const char *method, uint64_t started,
 int monitor_auth_password(struct monitor *m, struct wire_msg *req)
 {
 	uint64_t started = now_nsec();
-	_cleanup_free_ char *user = NULL;
-	char *password = NULL;
-	if (wire_get_str(req, &user) < 0 || wire_get_str(req, &password) < 0 || !password)
-		return -EBADMSG;
-	int r = auth_bind_user(m, user);
+	struct monitor_password_req pw;
+	int r = monitor_decode_password(req, &pw);
+	if (r == -E2BIG) {
+		/* Longer than any password PAM takes: a failure like a wrong one. */
+		m->auth_failures++;
+		auth_log(m, "password", false, "password too long");
+		auth_pad_failure(started);
+		return auth_answer(m, false, NULL);
+	}
+	if (r < 0)
+		return r;
+	r = auth_bind_user(m, pw.user);
 	if (r < 0) {
-		explicit_bzero(password, strlen(password));
-		free(password);
+		monitor_password_req_done(&pw);
 		return r;
 	}
 	sbx_error err = {0};
-	struct auth_password_conv conv = {.password = password};
+	struct auth_password_conv conv = {.password = pw.password};
 	r = auth_pam_run(m, m->cfg->password_authentication, auth_password_conv, &conv, &err);
-	explicit_bzero(password, strlen(password));
-	free(password);
+	/* The account step that follows must not see the password (it is wiped here). */
+	conv.password = NULL;
+	monitor_password_req_done(&pw);
 	if (r < 0) {
 		m->auth_failures++;
 		auth_log(m, "password", false, NULL);
@@ -228,39 +250,34 @@ static int kbdint_conversation(void *userdata, const struct auth_msg *msgs, size
 		c->cancelled = true;
 		return -1;
 	}
-	uint32_t n_answers;
-	if (wire_get_u32(&msg, &n_answers) < 0 || n_answers != n_prompts) {
-		c->cancelled = true; /* the client gave up, or sent the wrong number */
+	struct monitor_kbdint_answers a = {0};
+	r = monitor_decode_kbdint_answers(&msg, &a);
+	explicit_bzero(msg.buf, msg.len);
+	if (r < 0 || a.cancelled || a.n != n_prompts) {
+		/* The client gave up, sent the wrong number of answers or an oversized one. */
+		monitor_kbdint_answers_done(&a);
+		c->cancelled = r == 0;
 		return -1;
 	}
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (msgs[i].style != AUTH_PROMPT_ECHO_OFF && msgs[i].style != AUTH_PROMPT_ECHO_ON)
 			continue;
-		if (wire_get_str(&msg, &answers[i]) < 0 || !answers[i]) {
-			for (size_t j = 0; j < i; j++) {
-				if (answers[j]) {
-					explicit_bzero(answers[j], strlen(answers[j]));
-					free(answers[j]);
-					answers[j] = NULL;
-				}
-			}
-			explicit_bzero(msg.buf, msg.len);
-			return -1;
-		}
+		answers[i] = TAKE_PTR(a.answers[k]); /* a macro: no side effects in its argument */
 		k++;
 	}
-	explicit_bzero(msg.buf, msg.len);
-	return k == n_prompts ? 0 : -1;
+	monitor_kbdint_answers_done(&a);
+	return 0;
 }
 
 int monitor_auth_kbdint(struct monitor *m, struct wire_msg *req)
 {
 	uint64_t started = now_nsec();
 	_cleanup_free_ char *user = NULL;
-	if (wire_get_str(req, &user) < 0)
+	int r = monitor_decode_user(req, &user);
+	if (r < 0)
 		return -EBADMSG;
-	int r = auth_bind_user(m, user);
+	r = auth_bind_user(m, user);
 	if (r < 0)
 		return r;
 	sbx_error err = {0};
@@ -291,11 +308,11 @@ int monitor_auth_kbdint(struct monitor *m, struct wire_msg *req)
 	return auth_answer(m, false, conv.info[0] ? conv.info : NULL);
 }
 
-static int pubkey_lookup(struct monitor *m, const char *user, const char *type, const char *blob)
+static int pubkey_lookup(struct monitor *m, const char *type, const char *blob)
 {
 	if (!m->cfg->pubkey_authentication)
 		return -EACCES;
-	struct passwd *pw = getpwnam(user);
+	struct passwd *pw = m->auth_user_valid ? getpwnam(m->auth_user) : NULL;
 	if (!pw)
 		return -ENOENT;
 	_cleanup_free_ char *path = NULL;
@@ -305,28 +322,41 @@ static int pubkey_lookup(struct monitor *m, const char *user, const char *type, 
 	sbx_error err = {0};
 	r = authorized_keys_match(path, pw, type, blob, &err);
 	if (r < 0 && r != -ENOENT)
-		log_warning("authorized keys of %s refused: %s", user, err.msg);
+		log_warning("authorized keys of %s refused: %s", m->auth_user, err.msg);
 	return r;
 }
 
-static int pubkey_read(struct wire_msg *req, char **user, char **type, char **blob)
+/* Decodes a public key request and binds its user. An oversized key is simply not one of the
+ * user's keys (-ENOENT); a malformed request ends the connection. */
+static int pubkey_read(struct monitor *m, struct wire_msg *req, struct monitor_pubkey_req *ret)
 {
-	if (wire_get_str(req, user) < 0 || wire_get_str(req, type) < 0 ||
-	    wire_get_str(req, blob) < 0 || !*user || !*type || !*blob)
-		return -EBADMSG;
-	return 0;
+	int r = monitor_decode_pubkey(req, ret);
+	if (r == -E2BIG || r == -EINVAL) {
+		_cleanup_free_ char *user = NULL;
+		/* The user is bound all the same, from the start of the message. */
+		req->pos = 0;
+		if (monitor_decode_user(req, &user) < 0)
+			return -EBADMSG;
+		r = auth_bind_user(m, user);
+		return r < 0 ? r : -ENOENT;
+	}
+	if (r < 0)
+		return r;
+	r = auth_bind_user(m, ret->user);
+	if (r < 0)
+		monitor_pubkey_req_done(ret);
+	return r;
 }
 
 int monitor_auth_pubkey_check(struct monitor *m, struct wire_msg *req)
 {
-	_cleanup_free_ char *user = NULL, *type = NULL, *blob = NULL;
-	int r = pubkey_read(req, &user, &type, &blob);
-	if (r < 0)
+	struct monitor_pubkey_req key = {0};
+	int r = pubkey_read(m, req, &key);
+	if (r < 0 && r != -ENOENT)
 		return r;
-	r = auth_bind_user(m, user);
-	if (r < 0)
-		return r;
-	r = pubkey_lookup(m, user, type, blob);
+	if (r == 0)
+		r = pubkey_lookup(m, key.type, key.blob);
+	monitor_pubkey_req_done(&key);
 	if (r < 0)
 		m->auth_failures++;
 	static struct wire_msg ans;
@@ -345,16 +375,15 @@ int monitor_auth_pubkey_check(struct monitor *m, struct wire_msg *req)
 int monitor_auth_pubkey(struct monitor *m, struct wire_msg *req)
 {
 	uint64_t started = now_nsec();
-	_cleanup_free_ char *user = NULL, *type = NULL, *blob = NULL;
-	int r = pubkey_read(req, &user, &type, &blob);
-	if (r < 0)
-		return r;
-	r = auth_bind_user(m, user);
-	if (r < 0)
+	struct monitor_pubkey_req key = {0};
+	int r = pubkey_read(m, req, &key);
+	if (r < 0 && r != -ENOENT)
 		return r;
 	/* The network child verified the signature; the key is checked again here so a
 	 * confused child cannot name a key the user never authorised. */
-	r = pubkey_lookup(m, user, type, blob);
+	if (r == 0)
+		r = pubkey_lookup(m, key.type, key.blob);
+	monitor_pubkey_req_done(&key);
 	sbx_error err = {0};
 	if (r == 0)
 		r = auth_pam_ensure(m, &err);

@@ -5,6 +5,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "sshd-module/monitor_decode.h"
 #include "sshd-module/recording.h"
 #include "sshd-module/session_registry.h"
 #include "sshd-module/scp_audit.h"
@@ -52,14 +53,14 @@ static int session_attach_home(struct monitor *m, const struct policy_effective 
 	if (home_backend_parse(m->cfg->home_backend, &kind) < 0)
 		return sbx_error_set(err, EINVAL, "HomeBackend %s", m->cfg->home_backend);
 	struct home_params p = {
-		.user = m->user.name,
-		.uid = m->user.uid,
-		.gid = m->user.gid,
-		.host_home = m->user.home,
-		.quota_bytes = eff->value[POLICY_DISK],
-		.quota_inodes = eff->value[POLICY_INODES],
-		.state_dir = m->cfg->state_directory,
-		.runtime_dir = m->cfg->runtime_directory,
+	    .user = m->user.name,
+	    .uid = m->user.uid,
+	    .gid = m->user.gid,
+	    .host_home = m->user.home,
+	    .quota_bytes = eff->value[POLICY_DISK],
+	    .quota_inodes = eff->value[POLICY_INODES],
+	    .state_dir = m->cfg->state_directory,
+	    .runtime_dir = m->cfg->runtime_directory,
 	};
 	return home_attach(kind, &p, &m->home, err);
 }
@@ -113,28 +114,47 @@ static int session_resolve_policy(struct monitor *m, struct policy_effective *ef
 	if (r < 0) {
 		log_warning("policy for %s: %s; using the last valid policy", m->user.name,
 			    err->msg);
-		policy_store_resolve(m->runtime->policy, m->user.name,
-				     (const char *const *)groups, eff);
+		policy_store_resolve(m->runtime->policy, m->user.name, (const char *const *)groups,
+				     eff);
 	}
 	policy_groups_free(groups);
 	return 0;
 }
 
-/* Refusals a student should understand: locked by an admin, too many sessions. */
-static const char *session_refusal(struct monitor *m, const struct policy_effective *eff,
-				   char *buf, size_t size)
+/* Refusals a student should understand: locked by an admin, too many sessions of theirs, a
+ * full host. *ret_reason is the trail's word for it. */
+static const char *session_refusal(struct monitor *m, const struct policy_effective *eff, char *buf,
+				   size_t size, const char **ret_reason)
 {
-	if (eff->value[POLICY_LOCKED])
+	if (eff->value[POLICY_LOCKED]) {
+		*ret_reason = "locked";
 		return "sandbox: your account is locked by the course administrators; please "
 		       "contact them";
+	}
 	uint64_t max = eff->value[POLICY_SESSIONS];
-	int live = session_registry_count_user(m->cfg->runtime_directory, m->user.name);
+	int live = session_registry_count(m->cfg->runtime_directory, m->user.name);
 	if (max != POLICY_UNLIMITED && live >= 0 && (uint64_t)live >= max) {
-		snprintf(buf, size,
-			 "sandbox: you already have %d session%s open, the limit is %llu; close one "
-			 "and try again",
-			 live, live == 1 ? "" : "s", (unsigned long long)max);
+		*ret_reason = "sessions";
+		snprintf(
+		    buf, size,
+		    "sandbox: you already have %d session%s open, the limit is %llu; close one "
+		    "and try again",
+		    live, live == 1 ? "" : "s", (unsigned long long)max);
 		return buf;
+	}
+	if (m->cfg->max_logins > 0) {
+		int all = session_registry_count(m->cfg->runtime_directory, NULL);
+		if (all >= 0 && (unsigned)all >= m->cfg->max_logins) {
+			*ret_reason = "host-full";
+			log_warning("MaxLogins %u reached: login of %s refused", m->cfg->max_logins,
+				    m->user.name);
+			snprintf(
+			    buf, size,
+			    "sandbox: the host is full (%d sessions open); please try again in a "
+			    "few minutes",
+			    all);
+			return buf;
+		}
 	}
 	return NULL;
 }
@@ -144,17 +164,20 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 	sbx_error err = {0};
 	int r = session_load_user(m, &err);
 	struct policy_effective eff;
-	/* Counting this user's sessions and adding this one happen under the user's lock, so
-	 * concurrent logins cannot all slip under the limit. */
-	_cleanup_close_ int user_lock = -1;
-	if (r == 0)
-		r = user_lock = session_registry_lock_user(m->cfg->runtime_directory, m->user.name,
-							   &err);
+	/* Counting sessions and adding this one happen under the host's lock (when MaxLogins is
+	 * set) and the user's, so concurrent logins cannot all slip under a limit. */
+	_cleanup_close_ int host_lock = -1, user_lock = -1;
+	if (r == 0 && m->cfg->max_logins > 0)
+		r = host_lock = session_registry_lock_host(m->cfg->runtime_directory, &err);
+	if (r >= 0)
+		r = user_lock =
+		    session_registry_lock_user(m->cfg->runtime_directory, m->user.name, &err);
 	if (r >= 0) {
 		r = 0;
 		session_resolve_policy(m, &eff, &err);
 		char buf[256];
-		const char *refusal = session_refusal(m, &eff, buf, sizeof(buf));
+		const char *reason = NULL;
+		const char *refusal = session_refusal(m, &eff, buf, sizeof(buf), &reason);
 		if (refusal) {
 			log_info("session for %s refused: %s", m->user.name, refusal);
 			char remote[96];
@@ -162,8 +185,7 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 				 m->conn->remote_port);
 			audit_emitf(m->runtime->audit, AUDIT_ACCOUNT_REFUSED, "SANDBOX_USER",
 				    m->user.name, "SANDBOX_SESSION", m->conn->session_id,
-				    "SANDBOX_REMOTE", remote, "SANDBOX_REASON",
-				    eff.value[POLICY_LOCKED] ? "locked" : "sessions", NULL);
+				    "SANDBOX_REMOTE", remote, "SANDBOX_REASON", reason, NULL);
 			session_answer(m, false, refusal);
 			return -EPERM;
 		}
@@ -200,9 +222,10 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 	if (r < 0 && err.code == EUCLEAN) {
 		/* A damaged home image: the student is told plainly; nothing is reformatted. */
 		log_error("session for %s refused: %s", m->user.name, err.msg);
-		session_answer(m, false,
-			       "sandbox: your home could not be opened safely; your files are kept, "
-			       "please tell your course admin");
+		session_answer(
+		    m, false,
+		    "sandbox: your home could not be opened safely; your files are kept, "
+		    "please tell your course admin");
 		return r;
 	}
 	if (r < 0) {
@@ -248,36 +271,48 @@ static int spawn_answer(struct monitor *m, uint32_t id, const char *error,
 
 int monitor_channel_spawn(struct monitor *m, struct wire_msg *req)
 {
-	struct session_spawn_request sr = {0};
-	uint32_t id, kind, pty, rows, cols, n_env;
-	char *env[33] = {0};
-	int r = -EBADMSG;
-	if (wire_get_u32(req, &id) < 0 || wire_get_u32(req, &kind) < 0 ||
-	    wire_get_str(req, &sr.command) < 0 || wire_get_u32(req, &pty) < 0 ||
-	    wire_get_str(req, &sr.term) < 0 || wire_get_u32(req, &rows) < 0 ||
-	    wire_get_u32(req, &cols) < 0 || wire_get_u32(req, &n_env) < 0 || n_env > 32 ||
-	    kind > SESSION_KIND_SUBSYSTEM)
-		goto out;
-	for (uint32_t i = 0; i < n_env; i++)
-		if (wire_get_str(req, &env[i]) < 0 || !env[i])
-			goto out;
-	sr.kind = (enum session_kind)kind;
-	sr.pty = pty != 0;
-	sr.rows = (unsigned short)rows;
-	sr.cols = (unsigned short)cols;
-	sr.client_env = (const char *const *)env;
+	struct monitor_spawn_req q = {0};
+	int r = monitor_decode_spawn(req, &q);
+	if (r < 0)
+		return r;
+	if (q.refusal[0]) {
+		log_info("session %s: channel %u refused: %s", m->conn->session_id, q.id,
+			 q.refusal);
+		r = spawn_answer(m, q.id, q.refusal, NULL, 0);
+		monitor_spawn_req_done(&q);
+		return r;
+	}
+	struct session_spawn_request sr = {
+	    .kind = (enum session_kind)q.kind,
+	    .command = q.command,
+	    .pty = q.pty,
+	    .term = q.term,
+	    .rows = (unsigned short)q.rows,
+	    .cols = (unsigned short)q.cols,
+	    .client_env = (const char *const *)q.env,
+	};
+	uint32_t id = q.id;
 
 	struct monitor_channel *slot = NULL;
-	for (size_t i = 0; i < MONITOR_MAX_CHANNELS && !slot; i++)
-		if (!m->channels[i].used)
+	size_t live = 0;
+	for (size_t i = 0; i < MONITOR_MAX_CHANNELS; i++) {
+		if (m->channels[i].used)
+			live++;
+		else if (!slot)
 			slot = &m->channels[i];
-	if (channel_find(m, id) || !slot) {
-		r = spawn_answer(m, id, "too many channels in this session", NULL, 0);
+	}
+	if (channel_find(m, id) || !slot || live >= m->cfg->max_sessions) {
+		char why[160];
+		snprintf(why, sizeof(why),
+			 "sandbox: this connection already runs %zu programs, the limit is %u; "
+			 "end one and try again",
+			 live, m->cfg->max_sessions);
+		r = spawn_answer(m, id, why, NULL, 0);
 		goto out;
 	}
 
 	struct session_spawn_result res = {
-		.run = NULL, .report_fd = -1, .sftp_log_fd = -1, .scp = NULL, .fds = {-1, -1, -1}};
+	    .run = NULL, .report_fd = -1, .sftp_log_fd = -1, .scp = NULL, .fds = {-1, -1, -1}};
 	sbx_error err = {0};
 	static const char *const kinds[] = {"shell", "exec", "subsystem"};
 	char chan[16];
@@ -292,8 +327,12 @@ int monitor_channel_spawn(struct monitor *m, struct wire_msg *req)
 		r = spawn_answer(m, id, err.msg[0] ? err.msg : "cannot start the program", NULL, 0);
 		goto out;
 	}
-	*slot = (struct monitor_channel){.used = true, .id = id, .terminal = sr.pty, .run = res.run,
-					 .sftp_fd = res.sftp_log_fd, .scp = res.scp};
+	*slot = (struct monitor_channel){.used = true,
+					 .id = id,
+					 .terminal = sr.pty,
+					 .run = res.run,
+					 .sftp_fd = res.sftp_log_fd,
+					 .scp = res.scp};
 	if (slot->sftp_fd >= 0 && sftp_log_new(&slot->sftp_log) < 0) {
 		close(slot->sftp_fd);
 		slot->sftp_fd = -1;
@@ -307,20 +346,17 @@ int monitor_channel_spawn(struct monitor *m, struct wire_msg *req)
 		if (res.fds[i] >= 0)
 			close(res.fds[i]);
 out:
-	free(sr.command);
-	free(sr.term);
-	for (size_t i = 0; i < 33; i++)
-		free(env[i]);
+	monitor_spawn_req_done(&q);
 	return r;
 }
 
 int monitor_channel_signal(struct monitor *m, struct wire_msg *req)
 {
 	uint32_t id, sig;
-	if (wire_get_u32(req, &id) < 0 || wire_get_u32(req, &sig) < 0)
+	if (monitor_decode_signal(req, &id, &sig) < 0)
 		return -EBADMSG;
-	static const int allowed[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGKILL, SIGUSR1, SIGUSR2,
-				      SIGALRM, SIGABRT, SIGPIPE};
+	static const int allowed[] = {SIGHUP,  SIGINT,	SIGQUIT, SIGTERM, SIGKILL,
+				      SIGUSR1, SIGUSR2, SIGALRM, SIGABRT, SIGPIPE};
 	bool ok = false;
 	for (size_t i = 0; i < ELEMENTSOF(allowed); i++)
 		ok |= allowed[i] == (int)sig;
@@ -333,7 +369,7 @@ int monitor_channel_signal(struct monitor *m, struct wire_msg *req)
 int monitor_channel_close(struct monitor *m, struct wire_msg *req)
 {
 	uint32_t id;
-	if (wire_get_u32(req, &id) < 0)
+	if (monitor_decode_channel(req, &id) < 0)
 		return -EBADMSG;
 	struct monitor_channel *c = channel_find(m, id);
 	if (c)
@@ -353,16 +389,16 @@ static int session_recording_open(struct monitor *m, struct monitor_channel *c,
 		return -errno;
 	}
 	struct recording_params p = {
-		.dir = dir,
-		.session_id = m->conn->session_id,
-		.channel = c->id,
-		.cols = sr->cols ? sr->cols : 80,
-		.rows = sr->rows ? sr->rows : 24,
-		.term = sr->term,
-		.user = m->user.name,
-		.started_unix = (long long)time(NULL),
-		.max_bytes = RECORDING_MAX_BYTES,
-		.input = m->cfg->record_input,
+	    .dir = dir,
+	    .session_id = m->conn->session_id,
+	    .channel = c->id,
+	    .cols = sr->cols ? sr->cols : 80,
+	    .rows = sr->rows ? sr->rows : 24,
+	    .term = sr->term,
+	    .user = m->user.name,
+	    .started_unix = (long long)time(NULL),
+	    .max_bytes = RECORDING_MAX_BYTES,
+	    .input = m->cfg->record_input,
 	};
 	sbx_error err = {0};
 	int r = recording_open(&p, &c->rec, &err);
@@ -373,30 +409,28 @@ static int session_recording_open(struct monitor *m, struct monitor_channel *c,
 
 int monitor_record(struct monitor *m, struct wire_msg *req)
 {
-	uint32_t id, kind;
-	const char *data;
-	size_t len;
-	if (wire_get_u32(req, &id) < 0 || wire_get_u32(req, &kind) < 0 ||
-	    wire_get_bytes(req, &data, &len) < 0)
+	struct monitor_record_req q;
+	if (monitor_decode_record(req, &q) < 0)
 		return -EBADMSG;
 	struct recording *rec = NULL;
-	struct monitor_channel *c = channel_find(m, id);
+	struct monitor_channel *c = channel_find(m, q.id);
 	if (c)
 		rec = c->rec;
 	for (size_t i = 0; !rec && i < MONITOR_MAX_CHANNELS; i++)
-		if (m->ended_recs[i].rec && m->ended_recs[i].id == id)
+		if (m->ended_recs[i].rec && m->ended_recs[i].id == q.id)
 			rec = m->ended_recs[i].rec;
 	if (!rec)
 		return 0; /* not recorded (or refused to open): nothing to keep */
-	if (kind == 'o')
-		recording_output(rec, data, len);
-	else if (kind == 'i' && m->cfg->record_input)
-		recording_input(rec, data, len);
-	else if (kind == 'r') {
+	if (q.kind == 'o')
+		recording_output(rec, q.data, q.len);
+	else if (q.kind == 'i' && m->cfg->record_input)
+		recording_input(rec, q.data, q.len);
+	else if (q.kind == 'r') {
 		char size[32];
 		unsigned cols, rows;
-		snprintf(size, sizeof(size), "%.*s", (int)(len < 31 ? len : 31), data);
-		if (sscanf(size, "%ux%u", &cols, &rows) == 2 && cols < 10000 && rows < 10000)
+		snprintf(size, sizeof(size), "%.*s", (int)(q.len < 31 ? q.len : 31), q.data);
+		if (sscanf(size, "%ux%u", &cols, &rows) == 2 && cols <= INPUT_PTY_DIM_MAX &&
+		    rows <= INPUT_PTY_DIM_MAX)
 			recording_resize(rec, cols, rows);
 	}
 	return 0;
@@ -508,8 +542,9 @@ static struct monitor_channel *channel_by_status_fd(struct monitor *m, int fd)
 /* Which limit ended (or touched) the program, from kernel-side evidence, and one plain line
  * for the student. Returns the limit's name, or "none". */
 static const char *channel_limit(struct monitor *m, const struct jail_report *rep,
-				 const struct cgroup_stats *before, const struct cgroup_stats *after,
-				 char *line, size_t size, char *evidence, size_t esize)
+				 const struct cgroup_stats *before,
+				 const struct cgroup_stats *after, char *line, size_t size,
+				 char *evidence, size_t esize)
 {
 	line[0] = evidence[0] = '\0';
 	if (rep->limit == JAIL_LIMIT_RUN_CPU) {
@@ -530,7 +565,8 @@ static const char *channel_limit(struct monitor *m, const struct jail_report *re
 		snprintf(line, size, "sandbox: killed: memory limit %llu MiB reached",
 			 (unsigned long long)(m->limits.cgroup.memory_max >> 20));
 		snprintf(evidence, esize, "memory oom_kill %llu->%llu",
-			 (unsigned long long)before->oom_kills, (unsigned long long)after->oom_kills);
+			 (unsigned long long)before->oom_kills,
+			 (unsigned long long)after->oom_kills);
 		return "oom";
 	}
 	if (after->pids_limit_hits > before->pids_limit_hits) {
@@ -598,9 +634,8 @@ static void channel_finish(struct monitor *m, struct monitor_channel *c)
 		rep.signal = SIGKILL;
 	}
 	char line[256], evidence[160], chan[16];
-	const char *limit =
-		channel_limit(m, &rep, &m->stats_mark, &after, line, sizeof(line), evidence,
-			      sizeof(evidence));
+	const char *limit = channel_limit(m, &rep, &m->stats_mark, &after, line, sizeof(line),
+					  evidence, sizeof(evidence));
 	m->stats_mark = after;
 	snprintf(chan, sizeof(chan), "%u", c->id);
 	if (strcmp(limit, "none") == 0 && home_full(m, evidence, sizeof(evidence)))
@@ -618,10 +653,10 @@ static void channel_finish(struct monitor *m, struct monitor_channel *c)
 	snprintf(pids, sizeof(pids), "%llu", (unsigned long long)after.pids_limit_hits);
 	snprintf(denials, sizeof(denials), "%u", rep.seccomp_denials);
 	audit_emitf(m->runtime->audit, AUDIT_SESSION_REPORT, "SANDBOX_USER", m->user.name,
-		    "SANDBOX_SESSION", m->conn->session_id, "SANDBOX_CHANNEL", chan,
-		    "SANDBOX_EXIT", rep.exited ? code : NULL,
-		    "SANDBOX_SIGNAL", rep.exited ? NULL : strsignal(rep.signal), "SANDBOX_CPU", cpu,
-		    "SANDBOX_WALL", wall, "SANDBOX_PEAK_MEMORY", peak, "SANDBOX_OOM_KILLS", ooms,
+		    "SANDBOX_SESSION", m->conn->session_id, "SANDBOX_CHANNEL", chan, "SANDBOX_EXIT",
+		    rep.exited ? code : NULL, "SANDBOX_SIGNAL",
+		    rep.exited ? NULL : strsignal(rep.signal), "SANDBOX_CPU", cpu, "SANDBOX_WALL",
+		    wall, "SANDBOX_PEAK_MEMORY", peak, "SANDBOX_OOM_KILLS", ooms,
 		    "SANDBOX_PIDS_HITS", pids, "SANDBOX_SECCOMP_DENIALS", denials, "SANDBOX_LIMIT",
 		    limit, NULL);
 	log_info("session %s channel %u ended: %s %d, wall %.3fs, cpu %.3fs, seccomp denials %u, "
@@ -700,7 +735,8 @@ static int clock_check(struct monitor *m, unsigned limit, time_t since, const ch
 		    limit > clock_warnings[i]) {
 			m->warned |= bit;
 			char text[160];
-			snprintf(text, sizeof(text), "sandbox: %ld minute%s left before the %s ends",
+			snprintf(text, sizeof(text),
+				 "sandbox: %ld minute%s left before the %s ends",
 				 (long)((left + 59) / 60), (left + 59) / 60 == 1 ? "" : "s",
 				 strcmp(what, "idle") == 0 ? "idle session" : "session");
 			session_tell_terminals(m, text);
@@ -726,21 +762,24 @@ int monitor_session_clocks(struct monitor *m)
 	if (end) {
 		m->ended_by = end;
 		char text[160];
-		snprintf(text, sizeof(text), "sandbox: the %s time limit of %u minutes is over; "
+		snprintf(text, sizeof(text),
+			 "sandbox: the %s time limit of %u minutes is over; "
 			 "your session ends now (files in your home are kept)",
 			 strcmp(end, "idle") == 0 ? "idle" : "session",
 			 (strcmp(end, "idle") == 0 ? m->limits.idle_seconds
-						   : m->limits.session_seconds) / 60);
+						   : m->limits.session_seconds) /
+			     60);
 		log_info("session %s of %s: %s time limit reached", m->conn->session_id,
 			 m->user.name, end);
 		char evidence[96];
 		snprintf(evidence, sizeof(evidence), "%s clock %us",
 			 strcmp(end, "idle") == 0 ? "idle" : "session wall",
-			 strcmp(end, "idle") == 0 ? m->limits.idle_seconds : m->limits.session_seconds);
+			 strcmp(end, "idle") == 0 ? m->limits.idle_seconds
+						  : m->limits.session_seconds);
 		audit_emitf(m->runtime->audit, AUDIT_LIMIT_HIT, "SANDBOX_USER", m->user.name,
 			    "SANDBOX_SESSION", m->conn->session_id, "SANDBOX_LIMIT",
-			    strcmp(end, "idle") == 0 ? "idle" : "wall", "SANDBOX_EVIDENCE", evidence,
-			    NULL);
+			    strcmp(end, "idle") == 0 ? "idle" : "wall", "SANDBOX_EVIDENCE",
+			    evidence, NULL);
 		static struct wire_msg bye;
 		wire_init(&bye, WIRE_EVT_DISCONNECT);
 		wire_put_str(&bye, text);

@@ -32,10 +32,9 @@ static const struct {
 	const char *name;
 	int number;
 } signal_names[] = {
-	{"ABRT", SIGABRT}, {"ALRM", SIGALRM}, {"FPE", SIGFPE},   {"HUP", SIGHUP},
-	{"ILL", SIGILL},   {"INT", SIGINT},   {"KILL", SIGKILL}, {"PIPE", SIGPIPE},
-	{"QUIT", SIGQUIT}, {"SEGV", SIGSEGV}, {"TERM", SIGTERM}, {"USR1", SIGUSR1},
-	{"USR2", SIGUSR2},
+    {"ABRT", SIGABRT}, {"ALRM", SIGALRM}, {"FPE", SIGFPE},   {"HUP", SIGHUP},	{"ILL", SIGILL},
+    {"INT", SIGINT},   {"KILL", SIGKILL}, {"PIPE", SIGPIPE}, {"QUIT", SIGQUIT}, {"SEGV", SIGSEGV},
+    {"TERM", SIGTERM}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
 };
 
 static int signal_from_name(const char *name)
@@ -168,8 +167,7 @@ static void on_close(ssh_session session, ssh_channel channel, void *userdata)
 	}
 }
 
-static void on_signal(ssh_session session, ssh_channel channel, const char *signal,
-		      void *userdata)
+static void on_signal(ssh_session session, ssh_channel channel, const char *signal, void *userdata)
 {
 	struct net_channel *c = userdata;
 	int sig = signal_from_name(signal);
@@ -182,16 +180,35 @@ static void on_signal(ssh_session session, ssh_channel channel, const char *sign
 	wire_send(c->net->mon, &req);
 }
 
+/* Terminal sizes beyond any real screen are clamped: the student loses nothing. */
+static unsigned pty_dim(int value, unsigned fallback)
+{
+	if (value <= 0)
+		return fallback;
+	return value > INPUT_PTY_DIM_MAX ? INPUT_PTY_DIM_MAX : (unsigned)value;
+}
+
+static void channel_stderr_line(struct net_channel *c, const char *text);
+
 static int on_pty_request(ssh_session session, ssh_channel channel, const char *term, int width,
 			  int height, int pxwidth, int pxheight, void *userdata)
 {
 	struct net_channel *c = userdata;
 	if (c->spawned || c->pty)
 		return -1;
+	if (term && *term && !input_term_valid(term)) {
+		char line[160];
+		snprintf(line, sizeof(line),
+			 "sandbox: terminal type refused: at most %d letters, digits and ._+- "
+			 "(set TERM to e.g. xterm-256color)",
+			 INPUT_TERM_MAX);
+		channel_stderr_line(c, line);
+		return -1;
+	}
 	c->pty = true;
 	snprintf(c->term, sizeof(c->term), "%s", term ? term : "");
-	c->cols = width > 0 && width < 10000 ? (unsigned)width : 80;
-	c->rows = height > 0 && height < 10000 ? (unsigned)height : 24;
+	c->cols = pty_dim(width, 80);
+	c->rows = pty_dim(height, 24);
 	return 0;
 }
 
@@ -201,8 +218,8 @@ static int on_window_change(ssh_session session, ssh_channel channel, int width,
 	struct net_channel *c = userdata;
 	if (!c->pty || c->in_fd < 0)
 		return -1;
-	struct winsize ws = {.ws_row = (unsigned short)(height > 0 ? height : 24),
-			     .ws_col = (unsigned short)(width > 0 ? width : 80)};
+	struct winsize ws = {.ws_row = (unsigned short)pty_dim(height, 24),
+			     .ws_col = (unsigned short)pty_dim(width, 80)};
 	if (c->record) {
 		char size[32];
 		int n = snprintf(size, sizeof(size), "%ux%u", ws.ws_col, ws.ws_row);
@@ -221,8 +238,9 @@ static int on_env_request(ssh_session session, ssh_channel channel, const char *
 			  const char *value, void *userdata)
 {
 	struct net_channel *c = userdata;
+	/* Refused variables are dropped, as sshd drops those AcceptEnv does not name. */
 	if (c->spawned || !env_name_allowed(name) || c->n_env >= ELEMENTSOF(c->env) ||
-	    strlen(name) > 64 || strlen(value) > 1024)
+	    strlen(name) > INPUT_ENV_NAME_MAX || !input_text_valid(value, INPUT_ENV_VALUE_MAX))
 		return -1;
 	if (asprintf(&c->env[c->n_env], "%s=%s", name, value) < 0)
 		return -1;
@@ -237,13 +255,34 @@ static void channel_stderr_line(struct net_channel *c, const char *text)
 	char line[1024];
 	int n = snprintf(line, sizeof(line), "%s%s", text, c->pty ? "\r\n" : "\n");
 	if (n > 0)
-		ssh_channel_write_stderr(c->channel, line,
-					 (uint32_t)((size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1));
+		ssh_channel_write_stderr(
+		    c->channel, line,
+		    (uint32_t)((size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1));
+}
+
+/* Requests over a bound are refused here with words for the student (the monitor checks
+ * the same bounds again). */
+static bool channel_request_fits(struct net_channel *c, uint32_t kind, const char *command)
+{
+	char line[160];
+	size_t len = command ? strlen(command) : 0;
+	if (kind == KIND_EXEC && len > INPUT_COMMAND_MAX)
+		snprintf(line, sizeof(line),
+			 "sandbox: the command is too long (%zu bytes, at most %d)", len,
+			 INPUT_COMMAND_MAX);
+	else if (kind == KIND_SUBSYSTEM && len > INPUT_SUBSYSTEM_MAX)
+		snprintf(line, sizeof(line),
+			 "sandbox: the subsystem name is too long (%zu bytes, at most %d)", len,
+			 INPUT_SUBSYSTEM_MAX);
+	else
+		return true;
+	channel_stderr_line(c, line);
+	return false;
 }
 
 static int channel_spawn(struct net_channel *c, uint32_t kind, const char *command)
 {
-	if (c->spawned)
+	if (c->spawned || !channel_request_fits(c, kind, command))
 		return -1;
 	static struct wire_msg req, ans;
 	wire_init(&req, WIRE_REQ_CHANNEL_SPAWN);
@@ -262,8 +301,7 @@ static int channel_spawn(struct net_channel *c, uint32_t kind, const char *comma
 	uint32_t id = 0, result = 1;
 	_cleanup_free_ char *message = NULL;
 	if (wire_get_u32(&ans, &id) < 0 || wire_get_u32(&ans, &result) < 0 ||
-	    wire_get_str(&ans, &message) < 0 || wire_get_u32(&ans, &c->record) < 0 ||
-	    id != c->id) {
+	    wire_get_str(&ans, &message) < 0 || wire_get_u32(&ans, &c->record) < 0 || id != c->id) {
 		wire_close_fds(&ans);
 		return -1;
 	}
@@ -316,36 +354,44 @@ ssh_channel net_channel_open(ssh_session session, void *userdata)
 	struct net_child *net = userdata;
 	if (!net->session_open)
 		return NULL;
+	/* MaxSessions, as in sshd: the client hears "open failed" for one more. */
 	struct net_channel *c = NULL;
-	for (size_t i = 0; i < NET_MAX_CHANNELS && !c; i++)
-		if (!net->channels[i].used)
+	size_t open = 0;
+	for (size_t i = 0; i < NET_MAX_CHANNELS; i++) {
+		if (net->channels[i].used)
+			open++;
+		else if (!c)
 			c = &net->channels[i];
-	if (!c)
+	}
+	if (!c || open >= net->cfg->max_sessions) {
+		log_info("network child: channel refused, %zu open (MaxSessions %u)", open,
+			 net->cfg->max_sessions);
 		return NULL;
+	}
 	ssh_channel channel = ssh_channel_new(session);
 	if (!channel)
 		return NULL;
 	*c = (struct net_channel){
-		.used = true,
-		.id = net->next_channel_id++,
-		.channel = channel,
-		.net = net,
-		.in_fd = -1,
-		.out_fd = -1,
-		.err_fd = -1,
+	    .used = true,
+	    .id = net->next_channel_id++,
+	    .channel = channel,
+	    .net = net,
+	    .in_fd = -1,
+	    .out_fd = -1,
+	    .err_fd = -1,
 	};
 	c->cb = (struct ssh_channel_callbacks_struct){
-		.userdata = c,
-		.channel_data_function = on_data,
-		.channel_eof_function = on_eof,
-		.channel_close_function = on_close,
-		.channel_signal_function = on_signal,
-		.channel_pty_request_function = on_pty_request,
-		.channel_shell_request_function = on_shell_request,
-		.channel_pty_window_change_function = on_window_change,
-		.channel_exec_request_function = on_exec_request,
-		.channel_env_request_function = on_env_request,
-		.channel_subsystem_request_function = on_subsystem_request,
+	    .userdata = c,
+	    .channel_data_function = on_data,
+	    .channel_eof_function = on_eof,
+	    .channel_close_function = on_close,
+	    .channel_signal_function = on_signal,
+	    .channel_pty_request_function = on_pty_request,
+	    .channel_shell_request_function = on_shell_request,
+	    .channel_pty_window_change_function = on_window_change,
+	    .channel_exec_request_function = on_exec_request,
+	    .channel_env_request_function = on_env_request,
+	    .channel_subsystem_request_function = on_subsystem_request,
 	};
 	ssh_callbacks_init(&c->cb);
 	ssh_set_channel_callbacks(channel, &c->cb);
@@ -457,8 +503,8 @@ static void channel_drain_output(struct net_channel *c)
 			break;
 		channel_pump_output(c, c->out_fd, false);
 	}
-	for (int i = 0; i < 256 && c->err_fd >= 0 && !c->err_eof &&
-			ssh_channel_window_size(c->channel) > 0;
+	for (int i = 0;
+	     i < 256 && c->err_fd >= 0 && !c->err_eof && ssh_channel_window_size(c->channel) > 0;
 	     i++) {
 		struct pollfd p = {.fd = c->err_fd, .events = POLLIN};
 		if (poll(&p, 1, 0) <= 0)
@@ -498,8 +544,8 @@ static void channel_release(struct net_channel *c)
 static void channel_report_exit(struct net_channel *c)
 {
 	if (c->exit_by_signal)
-		ssh_channel_request_send_exit_signal(c->channel, signal_to_name((int)c->exit_code), 0,
-						     "", "");
+		ssh_channel_request_send_exit_signal(c->channel, signal_to_name((int)c->exit_code),
+						     0, "", "");
 	else
 		ssh_channel_request_send_exit_status(c->channel, (int)c->exit_code);
 	ssh_channel_send_eof(c->channel);

@@ -4,6 +4,7 @@
 
 #include "common/config_file.h"
 #include "sshd-module/hostkeys.h"
+#include "sshd-module/input_limits.h"
 #include "sshd-module/wire.h"
 
 #include <libssh/libssh.h>
@@ -12,7 +13,7 @@
 #include <stdbool.h>
 #include <time.h>
 
-#define NET_MAX_CHANNELS 16
+#define NET_MAX_CHANNELS INPUT_CHANNELS_MAX
 
 struct net_buffer {
 	char *data;
@@ -26,9 +27,9 @@ struct net_channel {
 	struct ssh_channel_callbacks_struct cb;
 	struct net_child *net;
 	bool pty;
-	char term[64];
+	char term[INPUT_TERM_MAX + 1];
 	unsigned rows, cols;
-	char *env[32];
+	char *env[INPUT_ENV_MAX];
 	size_t n_env;
 	bool spawned;
 	int in_fd;  /* program's stdin (or pty master) */

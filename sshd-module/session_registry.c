@@ -20,8 +20,7 @@ static int registry_path(const char *runtime_dir, const char *session_id, char *
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-int session_registry_add(const char *runtime_dir, const struct session_record *rec,
-			 sbx_error *err)
+int session_registry_add(const char *runtime_dir, const struct session_record *rec, sbx_error *err)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s/sessions", runtime_dir);
@@ -32,7 +31,7 @@ int session_registry_add(const char *runtime_dir, const struct session_record *r
 	if (registry_path(runtime_dir, rec->session_id, path, sizeof(path)) < 0)
 		return sbx_error_set(err, ENAMETOOLONG, "session record path too long");
 	_cleanup_close_ int fd =
-		open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	    open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return sbx_error_errno(err, errno, "cannot create %s", path);
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
@@ -87,16 +86,9 @@ int session_registry_sweep(const char *runtime_dir,
 	return swept;
 }
 
-int session_registry_lock_user(const char *runtime_dir, const char *user, sbx_error *err)
+/* An exclusive flock on PATH, created as needed; returns the descriptor holding it. */
+static int registry_lock_file(const char *path, sbx_error *err)
 {
-	char dir[PATH_MAX], path[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s/user-locks", runtime_dir);
-	if (mkdir(runtime_dir, 0755) < 0 && errno != EEXIST)
-		return sbx_error_errno(err, errno, "cannot create %s", runtime_dir);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return sbx_error_errno(err, errno, "cannot create %s", dir);
-	if (snprintf(path, sizeof(path), "%s/%s", dir, user) >= (int)sizeof(path))
-		return sbx_error_set(err, ENAMETOOLONG, "user name too long");
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return sbx_error_errno(err, errno, "cannot open %s", path);
@@ -110,7 +102,30 @@ int session_registry_lock_user(const char *runtime_dir, const char *user, sbx_er
 	return fd;
 }
 
-int session_registry_count_user(const char *runtime_dir, const char *user)
+int session_registry_lock_user(const char *runtime_dir, const char *user, sbx_error *err)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/user-locks", runtime_dir);
+	if (mkdir(runtime_dir, 0755) < 0 && errno != EEXIST)
+		return sbx_error_errno(err, errno, "cannot create %s", runtime_dir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return sbx_error_errno(err, errno, "cannot create %s", dir);
+	if (snprintf(path, sizeof(path), "%s/%s", dir, user) >= (int)sizeof(path))
+		return sbx_error_set(err, ENAMETOOLONG, "user name too long");
+	return registry_lock_file(path, err);
+}
+
+int session_registry_lock_host(const char *runtime_dir, sbx_error *err)
+{
+	char path[PATH_MAX];
+	if (mkdir(runtime_dir, 0755) < 0 && errno != EEXIST)
+		return sbx_error_errno(err, errno, "cannot create %s", runtime_dir);
+	if (snprintf(path, sizeof(path), "%s/host.lock", runtime_dir) >= (int)sizeof(path))
+		return sbx_error_set(err, ENAMETOOLONG, "RuntimeDirectory too long");
+	return registry_lock_file(path, err);
+}
+
+int session_registry_count(const char *runtime_dir, const char *user)
 {
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s/sessions", runtime_dir);
@@ -125,13 +140,16 @@ int session_registry_count_user(const char *runtime_dir, const char *user)
 		char path[PATH_MAX], want[300], line[300];
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
 			continue;
-		FILE *f = fopen(path, "re");
-		if (!f)
-			continue;
-		snprintf(want, sizeof(want), "user=%s\n", user);
-		bool mine = fgets(line, sizeof(line), f) && strcmp(line, want) == 0;
-		fclose(f);
-		if (mine && session_registry_is_live(runtime_dir, de->d_name))
+		bool counted = true;
+		if (user) {
+			FILE *f = fopen(path, "re");
+			if (!f)
+				continue;
+			snprintf(want, sizeof(want), "user=%s\n", user);
+			counted = fgets(line, sizeof(line), f) && strcmp(line, want) == 0;
+			fclose(f);
+		}
+		if (counted && session_registry_is_live(runtime_dir, de->d_name))
 			count++;
 	}
 	closedir(d);

@@ -29,7 +29,9 @@ int session_registry_sweep(const char *runtime_dir,
 /* Serialises the session-count check and the new record of one user across monitors (an
  * exclusive flock held through the returned descriptor; close it to release). */
 int session_registry_lock_user(const char *runtime_dir, const char *user, sbx_error *err);
-/* Live sessions of USER (records whose monitor is alive). */
-int session_registry_count_user(const char *runtime_dir, const char *user);
+/* The same for the whole host (MaxLogins); take it before any user's lock. */
+int session_registry_lock_host(const char *runtime_dir, sbx_error *err);
+/* Live sessions (records whose monitor is alive) of USER, or of everyone when USER is NULL. */
+int session_registry_count(const char *runtime_dir, const char *user);
 /* True while the session's monitor holds its record. */
 bool session_registry_is_live(const char *runtime_dir, const char *session_id);

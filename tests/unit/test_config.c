@@ -41,6 +41,8 @@ static const char *const all_keywords[] = {
     "LogLevel",
     "LoginGraceTime",
     "MaxAuthTries",
+    "MaxLogins",
+    "MaxSessions",
     "MaxStartups",
     "PamService",
     "PasswordAuthentication",
@@ -610,6 +612,38 @@ static void test_max_startups_rejects_bad_forms(void **state)
 			  "MaxStartups: start 100 is greater than full 10 in '100:30:10'");
 	assert_load_error("MaxStartups 0:30:100\n", 1,
 			  "MaxStartups: start must be at least 1 in '0:30:100'");
+}
+
+static void test_max_sessions_and_max_logins(void **state)
+{
+	struct sbx_config cfg;
+
+	config_init(&cfg);
+	assert_int_equal(cfg.max_sessions, 10);
+	assert_int_equal(cfg.max_logins, 500);
+	config_free(&cfg);
+	load_text_ok(&cfg, "MaxSessions 1\nMaxLogins none\n");
+	assert_int_equal(cfg.max_sessions, 1);
+	assert_int_equal(cfg.max_logins, 0);
+	assert_true(dump_has_line(&cfg, "maxlogins none"));
+	assert_true(dump_has_line(&cfg, "maxsessions 1"));
+	config_free(&cfg);
+	load_text_ok(&cfg, "MaxSessions 64\nMaxLogins 1000000\n");
+	assert_int_equal(cfg.max_sessions, 64);
+	assert_int_equal(cfg.max_logins, 1000000);
+	assert_true(dump_has_line(&cfg, "maxlogins 1000000"));
+	config_free(&cfg);
+	assert_load_error("MaxSessions 0\n", 1, "MaxSessions: '0' is out of range (1-64)");
+	assert_load_error("MaxSessions 65\n", 1, "MaxSessions: '65' is out of range (1-64)");
+	static const char *const bad_logins[] = {"0", "-1", "1000001", "many", "5k", "None5"};
+	for (size_t i = 0; i < ELEMENTSOF(bad_logins); i++) {
+		char text[64], msg[160];
+		snprintf(text, sizeof(text), "MaxLogins %s\n", bad_logins[i]);
+		snprintf(msg, sizeof(msg),
+			 "MaxLogins: '%s' is not a number of sessions (1-1000000) or 'none'",
+			 bad_logins[i]);
+		assert_load_error(text, 1, msg);
+	}
 }
 
 static void test_yes_no_keywords_accept_yes_and_no(void **state)
@@ -1199,6 +1233,7 @@ int main(void)
 	    cmocka_unit_test(test_client_alive_count_max_accepts_zero),
 	    cmocka_unit_test(test_max_startups_single_number_means_start_equals_full),
 	    cmocka_unit_test(test_max_startups_rejects_bad_forms),
+	    cmocka_unit_test(test_max_sessions_and_max_logins),
 	    cmocka_unit_test(test_yes_no_keywords_accept_yes_and_no),
 	    cmocka_unit_test(test_yes_no_keywords_reject_other_words),
 	    cmocka_unit_test(test_log_level_accepts_every_level),
