@@ -9,8 +9,8 @@
 /* A login name: what NSS, PAM and the policy may see. Long enough for directory names such as
  * "firstname.lastname" or "user@realm" (SSSD), far below LOGIN_NAME_MAX. */
 #define INPUT_USER_MAX 64
-/* Passwords and keyboard-interactive answers (PAM's own PAM_MAX_RESP_SIZE is 512). */
-#define INPUT_SECRET_MAX 1024
+/* Passwords and keyboard-interactive answers: PAM_MAX_RESP_SIZE, what PAM modules take. */
+#define INPUT_SECRET_MAX 512
 #define INPUT_KBDINT_ANSWERS_MAX 32
 /* A public key in base64 (a 16384-bit RSA key is about 2.8 KB). */
 #define INPUT_PUBKEY_MAX 16384
