@@ -83,10 +83,12 @@ static void print_json(const struct ctl_answer *a)
 		const char *state = ctl_record_get(r, "state");
 		uint64_t s;
 		fputs(i ? ",{\"block\":" : "{\"block\":", stdout);
-		ctl_json_string(stdout, ctl_record_get(r, "block") ? ctl_record_get(r, "block") : "");
-		printf(",\"refused\":%s,\"reason\":", state && strcmp(state, "refused") == 0 ? "true"
-											  : "false");
-		ctl_json_string(stdout, ctl_record_get(r, "reason") ? ctl_record_get(r, "reason") : "");
+		ctl_json_string(stdout,
+				ctl_record_get(r, "block") ? ctl_record_get(r, "block") : "");
+		printf(",\"refused\":%s,\"reason\":",
+		       state && strcmp(state, "refused") == 0 ? "true" : "false");
+		ctl_json_string(stdout,
+				ctl_record_get(r, "reason") ? ctl_record_get(r, "reason") : "");
 		if (get_seconds(r, &s))
 			printf(",\"seconds_left\":%" PRIu64 "}", s);
 		else
@@ -105,13 +107,14 @@ static int clear(const char *what)
 		if (r == -EDOM) {
 			char meant[NETBLOCK_STRLEN];
 			netblock_format(&block, meant, sizeof(meant));
-			return ctl_usage_error("penalties: '%s' has bits set past its prefix length "
-					       "(did you mean %s?)",
-					       what, meant);
+			return ctl_usage_error(
+			    "penalties: '%s' has bits set past its prefix length "
+			    "(did you mean %s?)",
+			    what, meant);
 		}
 		if (r < 0)
-			return ctl_usage_error("penalties: '%s' is not an address, a CIDR block or all",
-					       what);
+			return ctl_usage_error(
+			    "penalties: '%s' is not an address, a CIDR block or all", what);
 	}
 	int r = ctl_control_request(&a, "penalties-clear %s", what);
 	if (r)

@@ -182,8 +182,8 @@ static const struct audit_event_info audit_events[AUDIT_EVENT_COUNT] = {
 	    .priority = 4,
 	    .untrusted = false,
 	    .summary = "Source block penalised",
-	    .fields = FIELDS("SANDBOX_BLOCK", "SANDBOX_REASON", "SANDBOX_DURATION", "SANDBOX_REMOTE",
-			     "SANDBOX_SESSION"),
+	    .fields = FIELDS("SANDBOX_BLOCK", "SANDBOX_REASON", "SANDBOX_DURATION",
+			     "SANDBOX_REMOTE", "SANDBOX_SESSION"),
 	},
 };
 

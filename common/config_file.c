@@ -548,8 +548,8 @@ static const struct {
 #undef PS
 };
 
-static int config_parse_penalty_word(struct config_per_source *ps, const char *kw,
-				     const char *word, unsigned *seen, sbx_error *err)
+static int config_parse_penalty_word(struct config_per_source *ps, const char *kw, const char *word,
+				     unsigned *seen, sbx_error *err)
 {
 	const char *colon = strchr(word, ':');
 	size_t name_len = colon ? (size_t)(colon - word) : strlen(word);
@@ -582,13 +582,15 @@ static int config_parse_penalty_word(struct config_per_source *ps, const char *k
 	case CONFIG_PENALTY_TIME:
 		r = config_parse_time(value, &t);
 		if (r == -ERANGE)
-			return sbx_error_set(err, EINVAL, "%s: '%s' is too long (at most %d seconds)",
-					     kw, word, CONFIG_TIME_MAX);
-		if (r < 0)
 			return sbx_error_set(err, EINVAL,
-					     "%s: '%s' is not a time (seconds, or numbers with units "
-					     "s, m, h, d, w as in 90s, 2m, 1h30m)",
-					     kw, word);
+					     "%s: '%s' is too long (at most %d seconds)", kw, word,
+					     CONFIG_TIME_MAX);
+		if (r < 0)
+			return sbx_error_set(
+			    err, EINVAL,
+			    "%s: '%s' is not a time (seconds, or numbers with units "
+			    "s, m, h, d, w as in 90s, 2m, 1h30m)",
+			    kw, word);
 		*(unsigned *)field = t;
 		return 0;
 	case CONFIG_PENALTY_COUNT:
@@ -684,19 +686,20 @@ static int config_parse_netblock_size(struct sbx_config *cfg, const struct confi
 	    (colon && config_parse_decimal(colon + 1, 1000, &v6) < 0))
 		goto bad_form;
 	if (v4 < 1 || v4 > 32)
-		return sbx_error_set(err, EINVAL, "%s: IPv4 prefix length %llu is out of range (1-32)",
-				     kw->name, v4);
+		return sbx_error_set(err, EINVAL,
+				     "%s: IPv4 prefix length %llu is out of range (1-32)", kw->name,
+				     v4);
 	if (v6 < 1 || v6 > 128)
 		return sbx_error_set(err, EINVAL,
-				     "%s: IPv6 prefix length %llu is out of range (1-128)", kw->name,
-				     v6);
+				     "%s: IPv6 prefix length %llu is out of range (1-128)",
+				     kw->name, v6);
 	cfg->per_source.netblock4 = (unsigned)v4;
 	cfg->per_source.netblock6 = (unsigned)v6;
 	return 0;
 bad_form:
-	return sbx_error_set(err, EINVAL,
-			     "%s: '%s' is not 'bits4' or 'bits4:bits6' (prefix lengths, e.g. 32:128)",
-			     kw->name, value);
+	return sbx_error_set(
+	    err, EINVAL, "%s: '%s' is not 'bits4' or 'bits4:bits6' (prefix lengths, e.g. 32:128)",
+	    kw->name, value);
 }
 
 static void config_dump_netblock_size(const struct sbx_config *cfg, const char *name, FILE *out)
@@ -719,8 +722,8 @@ static int config_parse_per_source_max_startups(struct sbx_config *cfg,
 		return sbx_error_set(err, EINVAL, "%s: '%s' is not a number or 'none'", kw->name,
 				     value);
 	if (r < 0 || v < 1 || v > INT_MAX)
-		return sbx_error_set(err, EINVAL, "%s: '%s' is out of range (1-%d)", kw->name, value,
-				     INT_MAX);
+		return sbx_error_set(err, EINVAL, "%s: '%s' is out of range (1-%d)", kw->name,
+				     value, INT_MAX);
 	cfg->per_source.max_startups = (unsigned)v;
 	return 0;
 }
@@ -766,10 +769,11 @@ static int config_parse_penalty_exempt(struct sbx_config *cfg, const struct conf
 		if (r == -EDOM) {
 			char meant[NETBLOCK_STRLEN];
 			netblock_format(&list[n], meant, sizeof(meant));
-			return sbx_error_set(err, EINVAL,
-					     "%s: '%s' has bits set past its prefix length (did you "
-					     "mean %s?)",
-					     kw->name, item, meant);
+			return sbx_error_set(
+			    err, EINVAL,
+			    "%s: '%s' has bits set past its prefix length (did you "
+			    "mean %s?)",
+			    kw->name, item, meant);
 		}
 		if (r < 0)
 			return sbx_error_set(err, EINVAL,
@@ -958,7 +962,8 @@ static const struct config_keyword config_keywords[] = {
      .type = CONFIG_TYPE_BOOL,
      .offset = FIELD(record_input),
      .def = "no",
-     .doc = "recorded terminal sessions also keep what the student typed (never at hidden prompts)"},
+     .doc =
+	 "recorded terminal sessions also keep what the student typed (never at hidden prompts)"},
     {.name = "RuntimeDirectory",
      .type = CONFIG_TYPE_PATH,
      .offset = FIELD(runtime_directory),

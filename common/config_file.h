@@ -23,14 +23,17 @@ struct config_listen {
 #define CONFIG_MAX_PENALTY_EXEMPT 64
 #define CONFIG_MAX_PENALTY_SOURCES 1048576
 struct config_per_source {
-	bool penalties;                   /* PerSourcePenalties: yes (default) or no */
-	unsigned crash, authfail, noauth; /* penalty per connection that ended so; 0: none */
-	unsigned grace_exceeded;
-	unsigned max, min;                /* owed time is capped at max; refused once above min */
-	unsigned max_sources4, max_sources6; /* bounded table, per address family */
-	bool overflow_deny_all, overflow6_deny_all; /* full table: refuse all (else forget) */
-	unsigned netblock4, netblock6;    /* PerSourceNetBlockSize, default 32:128 */
-	unsigned max_startups;            /* PerSourceMaxStartups; 0 is none (the default) */
+	bool penalties; /* PerSourcePenalties: yes (the default) or no */
+	/* Penalty for a connection that ended so; 0 is none. */
+	unsigned crash, authfail, noauth, grace_exceeded;
+	/* Time owed is capped at max; a block is refused while more than min is owed. */
+	unsigned max, min;
+	/* The bounded table, per address family; when full, deny-all refuses the family
+	 * (else the entry closest to its end is forgotten). */
+	unsigned max_sources4, max_sources6;
+	bool overflow_deny_all, overflow6_deny_all;
+	unsigned netblock4, netblock6; /* PerSourceNetBlockSize, default 32:128 */
+	unsigned max_startups;	       /* PerSourceMaxStartups; 0 is none (the default) */
 	struct netblock exempt[CONFIG_MAX_PENALTY_EXEMPT]; /* PerSourcePenaltyExemptList */
 	size_t n_exempt;
 };

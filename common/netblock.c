@@ -95,8 +95,8 @@ int netblock_parse(const char *text, struct netblock *ret)
 	return 0;
 }
 
-int netblock_from_sockaddr(const struct sockaddr *sa, socklen_t len, unsigned bits4,
-			   unsigned bits6, struct netblock *ret)
+int netblock_from_sockaddr(const struct sockaddr *sa, socklen_t len, unsigned bits4, unsigned bits6,
+			   struct netblock *ret)
 {
 	struct netblock net = {0};
 

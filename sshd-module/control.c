@@ -833,7 +833,8 @@ static void run_request(struct control *c, int fd, struct control_request *req)
 		else if (!verb->takes_arg && req->arg)
 			r = req_fail(req, EINVAL, "%s takes no argument", verb->name);
 		else if (!verb->serve)
-			r = req_fail(req, EINVAL, "%s is answered by the listener only", verb->name);
+			r = req_fail(req, EINVAL, "%s is answered by the listener only",
+				     verb->name);
 	}
 	if (!admin) {
 		/* Whatever they asked for, and even a malformed request, is on the trail. */

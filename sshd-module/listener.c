@@ -43,13 +43,13 @@ struct child {
 	 * ended without; -1 once either was read. */
 	int startup_fd;
 	bool authenticated;
-	bool evicted;		/* sent MONITOR_EVICT_SIGNAL to make room (startups.h) */
-	bool have_addr;		/* an IPv4 or IPv6 peer */
-	bool exempt;		/* PerSourcePenaltyExemptList */
-	struct netblock addr;	/* the peer's address, /32 or /128 */
-	struct netblock block;	/* its PerSourceNetBlockSize block when it connected */
+	bool evicted;	       /* sent MONITOR_EVICT_SIGNAL to make room (startups.h) */
+	bool have_addr;	       /* an IPv4 or IPv6 peer */
+	bool exempt;	       /* PerSourcePenaltyExemptList */
+	struct netblock addr;  /* the peer's address, /32 or /128 */
+	struct netblock block; /* its PerSourceNetBlockSize block when it connected */
 	uint64_t started_ms;
-	char remote[96];	/* "address:port" */
+	char remote[96]; /* "address:port" */
 	char session_id[SESSION_ID_LEN + 1];
 };
 
@@ -82,7 +82,7 @@ struct listener {
 	size_t n_socks;
 	struct child children[LISTENER_MAX_CHILDREN];
 	size_t n_children;
-	unsigned startups; /* children whose startup pipe is still open */
+	unsigned startups;	 /* children whose startup pipe is still open */
 	struct control *control; /* RuntimeDirectory/control.sock; NULL if it could not be opened */
 	struct source_penalties *penalties;
 	struct refusal_log *refusals;
@@ -201,8 +201,9 @@ static void listener_refusal_emit(void *userdata, const struct refusal_record *r
 	}
 	netblock_format(&rec->block, block, sizeof(block));
 	log_info("%s %s (block %s): %s%s%s%s",
-		 rec->reason == LISTENER_REFUSAL_EVICTED ? "closed the unauthenticated connection from"
-							 : "refused connection from",
+		 rec->reason == LISTENER_REFUSAL_EVICTED
+		     ? "closed the unauthenticated connection from"
+		     : "refused connection from",
 		 rec->remote, block, rec->detail, rec->suppressed ? " (and " : "",
 		 rec->suppressed ? count : "",
 		 rec->suppressed ? " more from this block not logged one by one)" : "");
@@ -225,7 +226,8 @@ static void listener_refusal(struct listener *l, const struct netblock *block,
 static void listener_refuse(struct listener *l, int fd, const struct child *c,
 			    enum listener_refusal reason, const char *detail)
 {
-	static const char exceeded[] = "Exceeded MaxStartups\r\n", not_now[] = "Not allowed at this time\r\n";
+	static const char exceeded[] = "Exceeded MaxStartups\r\n",
+			  not_now[] = "Not allowed at this time\r\n";
 	if (reason == LISTENER_REFUSAL_MAX_STARTUPS)
 		(void)!send(fd, exceeded, sizeof(exceeded) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 	else
@@ -257,7 +259,8 @@ static bool listener_admit(struct listener *l, int fd, const struct child *c)
 	const struct startups_params p = {.begin = cfg->max_startups_begin,
 					  .rate = cfg->max_startups_rate,
 					  .full = cfg->max_startups_full,
-					  .per_source = c->have_addr ? cfg->per_source.max_startups : 0};
+					  .per_source =
+					      c->have_addr ? cfg->per_source.max_startups : 0};
 	char detail[REFUSAL_LOG_DETAIL_LEN], block[NETBLOCK_STRLEN];
 	size_t n = listener_pending(l), victim = 0;
 	unsigned random = 0;
@@ -286,10 +289,11 @@ static bool listener_admit(struct listener *l, int fd, const struct child *c)
 	kill(v->pid, MONITOR_EVICT_SIGNAL);
 	v->evicted = true;
 	netblock_format(&c->block, block, sizeof(block));
-	snprintf(detail, sizeof(detail),
-		 "MaxStartups %u:%u:%u with %zu unauthenticated: made room for %s, from a less busy "
-		 "block",
-		 p.begin, p.rate, p.full, n, c->remote);
+	snprintf(
+	    detail, sizeof(detail),
+	    "MaxStartups %u:%u:%u with %zu unauthenticated: made room for %s, from a less busy "
+	    "block",
+	    p.begin, p.rate, p.full, n, c->remote);
 	listener_refusal(l, &v->block, LISTENER_REFUSAL_EVICTED, v->remote, detail);
 	return true;
 }
@@ -341,8 +345,8 @@ static void listener_accept(struct listener *l, int lsock, int sfd)
 	snprintf(c.remote, sizeof(c.remote), "%s:%d", conn.remote_addr, conn.remote_port);
 	if (netblock_from_sockaddr((struct sockaddr *)&ss, len, 32, 128, &c.addr) == 0) {
 		c.have_addr = true;
-		c.block = netblock_mask(&c.addr, c.addr.family == AF_INET ? ps->netblock4
-									   : ps->netblock6);
+		c.block = netblock_mask(&c.addr,
+					c.addr.family == AF_INET ? ps->netblock4 : ps->netblock6);
 		c.exempt = source_penalties_exempt(l->penalties, &c.addr);
 	}
 	if (!listener_penalty_allows(l, fd, &c))
@@ -491,7 +495,8 @@ static void listener_penalise(struct listener *l, const struct child *c, int sta
 	if (r != SOURCE_PENALTY_ACTIVATED)
 		return;
 	netblock_format(&info.block, block, sizeof(block));
-	snprintf(seconds, sizeof(seconds), "%llu", (unsigned long long)((info.left_ms + 999) / 1000));
+	snprintf(seconds, sizeof(seconds), "%llu",
+		 (unsigned long long)((info.left_ms + 999) / 1000));
 	log_info("source block %s penalised: refused for %ss (%s, last from %s, session %s)", block,
 		 seconds, source_penalty_kind_description(kind), c->remote, c->session_id);
 	audit_emitf(l->runtime->audit, AUDIT_SOURCE_PENALISED, "SANDBOX_BLOCK", block,
@@ -561,7 +566,8 @@ static int listener_reload(struct listener *l)
 	l->keys = keys;
 	/* Penalties earned so far stay: a reload is no way out of one. */
 	if (source_penalties_configure(l->penalties, &l->cfg.per_source, listener_now_ms()) < 0)
-		log_warning("after reload: some penalties could not be re-keyed and were forgotten");
+		log_warning(
+		    "after reload: some penalties could not be re-keyed and were forgotten");
 	listener_close_sockets(l);
 	if (listener_bind(l, &err) < 0)
 		log_error("after reload: %s", err.msg);
@@ -692,8 +698,8 @@ int listener_run(const struct listener_params *p, struct sandbox_runtime *runtim
 		if (l.control)
 			pfd[n++] = (struct pollfd){.fd = control_fd(l.control), .events = POLLIN};
 		/* Late refusal records (a flood that stopped) are due after a while. */
-		int64_t next = refusal_log_flush(l.refusals, listener_now_ms(), listener_refusal_emit,
-						 &l);
+		int64_t next =
+		    refusal_log_flush(l.refusals, listener_now_ms(), listener_refusal_emit, &l);
 		int timeout = next < 0 ? -1 : next > INT_MAX ? INT_MAX : (int)next;
 		if (poll(pfd, n, timeout) < 0) {
 			if (errno == EINTR)

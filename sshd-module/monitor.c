@@ -155,9 +155,8 @@ static void monitor_net_child_ended(struct monitor *m, int ws, bool killed_by_us
 	if (!WIFSIGNALED(ws) || (killed_by_us && WTERMSIG(ws) == SIGKILL))
 		return;
 	m->net_crashed = true;
-	log_warning("connection from %s: network child killed by signal %d%s",
-		    m->conn->remote_addr, WTERMSIG(ws),
-		    m->authenticated ? "" : " before authentication");
+	log_warning("connection from %s: network child killed by signal %d%s", m->conn->remote_addr,
+		    WTERMSIG(ws), m->authenticated ? "" : " before authentication");
 }
 
 int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runtime,

@@ -93,8 +93,8 @@ struct monitor {
 	struct monitor_request_log requests;
 	char *auth_user;         /* fixed by the first authentication request */
 	unsigned auth_failures;
-	bool authenticated;      /* once true, the connection earns no penalty */
-	bool net_crashed;        /* the network child died by a signal we did not send */
+	bool authenticated;	 /* once true, the connection earns no penalty */
+	bool net_crashed;	 /* the network child died by a signal we did not send */
 	bool protocol_violation; /* the network child asked out of turn or sent garbage */
 	struct auth_pam *pam;
 	bool pam_session_open;

@@ -291,7 +291,9 @@ int monitor_auth_kbdint(struct monitor *m, struct wire_msg *req)
 		if (*p == '\n')
 			*p = ' ';
 	auth_log(m, "keyboard-interactive/pam", false,
-		 conv.cancelled ? "cancelled" : said[0] ? said : NULL);
+		 conv.cancelled ? "cancelled"
+		 : said[0]	? said
+				: NULL);
 	if (!conv.cancelled)
 		auth_pad_failure(started);
 	/* PAM's own words (pam_faillock's "account locked") reach the client; never which of

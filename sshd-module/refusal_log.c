@@ -165,7 +165,8 @@ int64_t refusal_log_flush(struct refusal_log *rl, uint64_t now_ms, refusal_emit_
 	}
 	if (rl->untracked > 0) {
 		if (refusal_take(rl, now_ms)) {
-			rec = (struct refusal_record){.untracked = true, .suppressed = rl->untracked};
+			rec =
+			    (struct refusal_record){.untracked = true, .suppressed = rl->untracked};
 			rl->untracked = 0;
 			emit(userdata, &rec);
 		} else if (next < 0 || next > 1000 / REFUSAL_LOG_RATE) {

@@ -23,9 +23,9 @@
 #define REFUSAL_LOG_DETAIL_LEN 256
 
 struct refusal_record {
-	bool untracked;		       /* a summary: `suppressed` refusals of pairs no longer tracked */
+	bool untracked; /* a summary: `suppressed` refusals of pairs no longer tracked */
 	struct netblock block;
-	unsigned reason;	       /* the caller's reason code */
+	unsigned reason;		     /* the caller's reason code */
 	char remote[REFUSAL_LOG_REMOTE_LEN]; /* "address:port" of the refusal this record names */
 	char detail[REFUSAL_LOG_DETAIL_LEN];
 	uint64_t suppressed; /* refusals of this pair since its previous record, without one */

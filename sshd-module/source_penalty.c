@@ -309,8 +309,8 @@ static int sp_rekey(struct source_penalties *sp, struct sp_table *t, unsigned bi
 	for (size_t k = 0; k < n_moved; k++) {
 		size_t i = sp_find(sp, t, &moved[k].block);
 		if (i == SIZE_MAX) {
-			int q = sp_insert(sp, t, &moved[k].block, moved[k].expiry_ms, moved[k].reason,
-					  moved[k].active);
+			int q = sp_insert(sp, t, &moved[k].block, moved[k].expiry_ms,
+					  moved[k].reason, moved[k].active);
 			if (q < 0)
 				r = q;
 			continue;
@@ -520,7 +520,8 @@ size_t source_penalties_clear(struct source_penalties *sp, const struct netblock
 
 	for (size_t k = 0; k < ELEMENTSOF(tables); k++) {
 		struct sp_table *t = tables[k];
-		/* From the end: a removal moves the last entry, already looked at, into the hole. */
+		/* From the end: a removal moves the last entry, already looked at, into the hole.
+		 */
 		for (size_t i = t->n; i-- > 0;) {
 			const struct netblock *b = &t->e[i].block;
 			if (block && !netblock_contains(block, b) && !netblock_contains(b, block))

@@ -34,8 +34,7 @@ static int startups_index_cmp(const void *a, const void *b, void *base)
 /* The block that gives way: the most pending connections with at least one that may be
  * evicted, ties to the block whose oldest evictable connection is oldest. Returns its weight
  * and its youngest evictable connection, or 0 when nothing may be evicted. */
-static size_t startups_busiest(const struct startups_pending *pending, size_t n,
-			       size_t *ret_victim)
+static size_t startups_busiest(const struct startups_pending *pending, size_t n, size_t *ret_victim)
 {
 	size_t *order = malloc((n ? n : 1) * sizeof(*order));
 	size_t best_weight = 0;

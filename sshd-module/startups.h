@@ -33,9 +33,9 @@ struct startups_pending {
 
 enum startups_verdict {
 	STARTUPS_ADMIT,
-	STARTUPS_EVICT,		     /* admit, after evicting *ret_victim */
+	STARTUPS_EVICT,		    /* admit, after evicting *ret_victim */
 	STARTUPS_REFUSE_PER_SOURCE, /* PerSourceMaxStartups */
-	STARTUPS_REFUSE_FULL,	     /* MaxStartups, and its block is among the busiest */
+	STARTUPS_REFUSE_FULL,	    /* MaxStartups, and its block is among the busiest */
 };
 
 /* Decides for a new connection from BLOCK given the N pending ones. RANDOM_PERCENT (0-99)

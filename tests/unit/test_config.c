@@ -1064,9 +1064,10 @@ static void test_per_source_defaults_are_openssh_9_8s(void **state)
 	assert_int_equal(cfg.per_source.netblock6, 128);
 	assert_int_equal(cfg.per_source.max_startups, 0);
 	assert_int_equal(cfg.per_source.n_exempt, 0);
-	assert_true(dump_has_line(&cfg, "persourcepenalties crash:90s authfail:5s noauth:1s "
-					"grace-exceeded:10s max:600s min:15s max-sources4:65536 "
-					"max-sources6:65536 overflow:permissive overflow6:permissive"));
+	assert_true(dump_has_line(&cfg,
+				  "persourcepenalties crash:90s authfail:5s noauth:1s "
+				  "grace-exceeded:10s max:600s min:15s max-sources4:65536 "
+				  "max-sources6:65536 overflow:permissive overflow6:permissive"));
 	assert_true(dump_has_line(&cfg, "persourcenetblocksize 32:128"));
 	assert_true(dump_has_line(&cfg, "persourcemaxstartups none"));
 	assert_true(dump_has_line(&cfg, "persourcepenaltyexemptlist none"));
@@ -1078,9 +1079,10 @@ static void test_per_source_penalties_take_a_list_of_words(void **state)
 	struct sbx_config cfg;
 
 	/* Several words, as in sshd_config; unnamed settings keep their defaults. */
-	load_text_ok(&cfg, "PerSourcePenalties crash:2m authfail:10s  noauth:0 grace-exceeded:1m30s "
-			   "max:1h min:20s max-sources4:1024 max-sources6:1 overflow:deny-all "
-			   "overflow6:permissive\n");
+	load_text_ok(&cfg,
+		     "PerSourcePenalties crash:2m authfail:10s  noauth:0 grace-exceeded:1m30s "
+		     "max:1h min:20s max-sources4:1024 max-sources6:1 overflow:deny-all "
+		     "overflow6:permissive\n");
 	assert_true(cfg.per_source.penalties);
 	assert_int_equal(cfg.per_source.crash, 120);
 	assert_int_equal(cfg.per_source.authfail, 10);
@@ -1117,9 +1119,8 @@ static void test_per_source_penalties_take_a_list_of_words(void **state)
 	/* -o replaces the file's list as a whole: settings start from the defaults again. */
 	sbx_error err = {0};
 	load_text_ok(&cfg, "PerSourcePenalties crash:5m\n");
-	assert_int_equal(config_apply_option(&cfg, "PerSourcePenalties=authfail:1s max:20s", NULL,
-					     &err),
-			 0);
+	assert_int_equal(
+	    config_apply_option(&cfg, "PerSourcePenalties=authfail:1s max:20s", NULL, &err), 0);
 	assert_int_equal(cfg.per_source.crash, 90);
 	assert_int_equal(cfg.per_source.authfail, 1);
 	assert_int_equal(cfg.per_source.max, 20);
@@ -1165,12 +1166,14 @@ static void test_per_source_penalties_reject_bad_settings(void **state)
 			  "overflow6:deny-all");
 	assert_load_error("PerSourcePenalties crash:1s no\n", 1,
 			  "PerSourcePenalties: 'no' stands alone, not in a list of settings");
-	assert_load_error("PerSourcePenalties max:10s\n", 1,
-			  "PerSourcePenalties: min (15s) is not less than max (10s): no source could "
-			  "ever be refused");
-	assert_load_error("PerSourcePenalties min:1m max:1m\n", 1,
-			  "PerSourcePenalties: min (60s) is not less than max (60s): no source could "
-			  "ever be refused");
+	assert_load_error(
+	    "PerSourcePenalties max:10s\n", 1,
+	    "PerSourcePenalties: min (15s) is not less than max (10s): no source could "
+	    "ever be refused");
+	assert_load_error(
+	    "PerSourcePenalties min:1m max:1m\n", 1,
+	    "PerSourcePenalties: min (60s) is not less than max (60s): no source could "
+	    "ever be refused");
 	assert_load_error("\nPerSourcePenalties no\nPerSourcePenalties yes\n", 3,
 			  "PerSourcePenalties given twice (first at line 2)");
 	assert_load_error("PerSourcePenalties crash:1s \"min:0\"x\n", 1,
@@ -1194,8 +1197,8 @@ static void test_per_source_net_block_size(void **state)
 	load_text_ok(&cfg, "PerSourceNetBlockSize 1:1\n");
 	config_free(&cfg);
 
-	static const char *const bad_forms[] = {"24:", ":64", "a", "24:64:1", "24/64", "-1",
-						"0x18", "12345678901234567"};
+	static const char *const bad_forms[] = {"24:",	 ":64", "a",	"24:64:1",
+						"24/64", "-1",	"0x18", "12345678901234567"};
 	for (size_t i = 0; i < ELEMENTSOF(bad_forms); i++) {
 		char text[64], msg[256];
 		snprintf(text, sizeof(text), "PerSourceNetBlockSize %s\n", bad_forms[i]);
@@ -1261,11 +1264,13 @@ static void test_per_source_penalty_exempt_list(void **state)
 	assert_load_error("PerSourcePenaltyExemptList 10.1.2.3/8\n", 1,
 			  "PerSourcePenaltyExemptList: '10.1.2.3/8' has bits set past its prefix "
 			  "length (did you mean 10.0.0.0/8?)");
-	assert_load_error("PerSourcePenaltyExemptList 192.0.2.1,2001:db8::1/32\n", 1,
-			  "PerSourcePenaltyExemptList: '2001:db8::1/32' has bits set past its prefix "
-			  "length (did you mean 2001:db8::/32?)");
-	static const char *const bad[] = {"campus.example.org", "10.0.0.0/33", "10.0.0.0/",
-					  "::1/129", "10.0.0.256", "10.0.0.0/8x", "fe80::1%eth0"};
+	assert_load_error(
+	    "PerSourcePenaltyExemptList 192.0.2.1,2001:db8::1/32\n", 1,
+	    "PerSourcePenaltyExemptList: '2001:db8::1/32' has bits set past its prefix "
+	    "length (did you mean 2001:db8::/32?)");
+	static const char *const bad[] = {
+	    "campus.example.org", "10.0.0.0/33", "10.0.0.0/",	"::1/129",
+	    "10.0.0.256",	  "10.0.0.0/8x", "fe80::1%eth0"};
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		char text[128], msg[256];
 		snprintf(text, sizeof(text), "PerSourcePenaltyExemptList 192.0.2.1,%s\n", bad[i]);
@@ -1280,9 +1285,11 @@ static void test_per_source_penalty_exempt_list(void **state)
 	assert_load_error("PerSourcePenaltyExemptList 10.0.0.0/8,\n", 1,
 			  "PerSourcePenaltyExemptList: empty address in '10.0.0.0/8,'");
 	assert_load_error(
-	    "PerSourcePenaltyExemptList 1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb/128\n",
+	    "PerSourcePenaltyExemptList "
+	    "1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb/128\n",
 	    1,
-	    "PerSourcePenaltyExemptList: '1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb/128' "
+	    "PerSourcePenaltyExemptList: "
+	    "'1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb/128' "
 	    "is not an address or CIDR block (e.g. 192.0.2.1, 10.0.0.0/8, 2001:db8::/32)");
 
 	char text[2048] = "PerSourcePenaltyExemptList ";

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#define S(x) ((uint64_t)(x) * 1000)
+#define S(x) ((uint64_t)(x)*1000)
 
 static struct netblock addr(const char *text)
 {
@@ -257,7 +257,8 @@ static void test_sources_are_grouped_by_netblock(void **state)
 
 static void test_overflow_permissive_forgets_the_entry_closest_to_its_end(void **state)
 {
-	struct source_penalties *sp = table("crash:60s noauth:2s min:1s max-sources4:3", NULL, NULL);
+	struct source_penalties *sp =
+	    table("crash:60s noauth:2s min:1s max-sources4:3", NULL, NULL);
 
 	assert_int_equal(add(sp, "10.0.0.1", SOURCE_PENALTY_CRASH, S(0)), SOURCE_PENALTY_ACTIVATED);
 	assert_int_equal(add(sp, "10.0.0.2", SOURCE_PENALTY_CRASH, S(10)),
@@ -272,8 +273,7 @@ static void test_overflow_permissive_forgets_the_entry_closest_to_its_end(void *
 	assert_int_equal(check(sp, "10.0.0.2", S(30)), SOURCE_PENALTY_REFUSE);
 	assert_int_equal(check(sp, "10.0.0.4", S(30)), SOURCE_PENALTY_REFUSE);
 	/* A new penalty that would end first is itself the one forgotten. */
-	assert_int_equal(add(sp, "10.0.0.5", SOURCE_PENALTY_NOAUTH, S(31)),
-			 SOURCE_PENALTY_DROPPED);
+	assert_int_equal(add(sp, "10.0.0.5", SOURCE_PENALTY_NOAUTH, S(31)), SOURCE_PENALTY_DROPPED);
 	assert_int_equal(check(sp, "10.0.0.2", S(31)), SOURCE_PENALTY_REFUSE);
 	/* IPv6 has its own table. */
 	assert_int_equal(add(sp, "2001:db8::1", SOURCE_PENALTY_CRASH, S(31)),
@@ -284,8 +284,8 @@ static void test_overflow_permissive_forgets_the_entry_closest_to_its_end(void *
 
 static void test_overflow_deny_all_refuses_the_family_while_full(void **state)
 {
-	struct source_penalties *sp =
-	    table("crash:60s noauth:5s min:10s max-sources4:2 overflow:deny-all", NULL, "10.9.0.0/16");
+	struct source_penalties *sp = table(
+	    "crash:60s noauth:5s min:10s max-sources4:2 overflow:deny-all", NULL, "10.9.0.0/16");
 
 	assert_int_equal(add(sp, "10.0.0.1", SOURCE_PENALTY_NOAUTH, S(0)), SOURCE_PENALTY_RECORDED);
 	assert_int_equal(check(sp, "10.0.0.3", S(0)), SOURCE_PENALTY_ALLOW);
@@ -294,8 +294,7 @@ static void test_overflow_deny_all_refuses_the_family_while_full(void **state)
 	assert_int_equal(check(sp, "10.0.0.3", S(1)), SOURCE_PENALTY_REFUSE_FULL);
 	assert_int_equal(add(sp, "10.0.0.3", SOURCE_PENALTY_CRASH, S(1)), SOURCE_PENALTY_DROPPED);
 	/* ...but an existing entry still accumulates. */
-	assert_int_equal(add(sp, "10.0.0.1", SOURCE_PENALTY_NOAUTH, S(1)),
-			 SOURCE_PENALTY_RECORDED);
+	assert_int_equal(add(sp, "10.0.0.1", SOURCE_PENALTY_NOAUTH, S(1)), SOURCE_PENALTY_RECORDED);
 	/* Exempt sources and the other family are not affected. */
 	assert_int_equal(check(sp, "10.9.1.1", S(1)), SOURCE_PENALTY_ALLOW);
 	assert_int_equal(check(sp, "2001:db8::1", S(1)), SOURCE_PENALTY_ALLOW);
@@ -340,7 +339,8 @@ static void test_reload_keeps_penalties(void **state)
 	assert_int_equal(check(sp, "10.1.1.200", S(61)), SOURCE_PENALTY_ALLOW);
 
 	/* A smaller max-sources forgets those closest to their end. */
-	assert_int_equal(add(sp, "10.7.0.1", SOURCE_PENALTY_CRASH, S(10)), SOURCE_PENALTY_ACTIVATED);
+	assert_int_equal(add(sp, "10.7.0.1", SOURCE_PENALTY_CRASH, S(10)),
+			 SOURCE_PENALTY_ACTIVATED);
 	ps = settings("crash:60s authfail:5s min:15s max-sources4:1", "32", NULL);
 	assert_int_equal(source_penalties_configure(sp, &ps, S(11)), 0);
 	assert_int_equal(source_penalties_count(sp, S(11), NULL), 1);
@@ -461,12 +461,13 @@ static void test_table_matches_a_plain_model(void **state)
 							  : SOURCE_PENALTY_RECORDED);
 			} else {
 				assert_true(n < 300); /* 400 addresses, but never that many alive */
-				model[n++] = (struct model_entry){
-				    .block = block, .expiry = now + secs[kind],
-				    .active = secs[kind] > S(5)};
+				model[n++] = (struct model_entry){.block = block,
+								  .expiry = now + secs[kind],
+								  .active = secs[kind] > S(5)};
 			}
 		} else if (r < 990) {
-			enum source_penalty_verdict v = source_penalties_check(sp, &block, now, NULL);
+			enum source_penalty_verdict v =
+			    source_penalties_check(sp, &block, now, NULL);
 			assert_int_equal(v, k < n && model[k].active ? SOURCE_PENALTY_REFUSE
 								     : SOURCE_PENALTY_ALLOW);
 		} else if (k < n) {

@@ -25,7 +25,8 @@ static struct netblock block(const char *text)
 
 static struct startups_pending pend(const char *b, uint64_t started, bool exempt)
 {
-	return (struct startups_pending){.block = block(b), .started_ms = started, .exempt = exempt};
+	return (struct startups_pending){
+	    .block = block(b), .started_ms = started, .exempt = exempt};
 }
 
 static void test_drop_percent_rises_from_rate_to_full(void **state)
@@ -47,7 +48,8 @@ static void test_drop_percent_rises_from_rate_to_full(void **state)
 static void test_below_start_everyone_is_admitted(void **state)
 {
 	const struct startups_params p = {.begin = 3, .rate = 30, .full = 5};
-	struct startups_pending q[] = {pend("10.0.0.1/32", 1, false), pend("10.0.0.1/32", 2, false)};
+	struct startups_pending q[] = {pend("10.0.0.1/32", 1, false),
+				       pend("10.0.0.1/32", 2, false)};
 	struct netblock b = block("10.0.0.1/32");
 	size_t victim = 99;
 
@@ -58,7 +60,8 @@ static void test_below_start_everyone_is_admitted(void **state)
 static void test_random_early_drop_follows_the_dice(void **state)
 {
 	const struct startups_params p = {.begin = 2, .rate = 50, .full = 10};
-	struct startups_pending q[] = {pend("10.0.0.1/32", 1, false), pend("10.0.0.1/32", 2, false)};
+	struct startups_pending q[] = {pend("10.0.0.1/32", 1, false),
+				       pend("10.0.0.1/32", 2, false)};
 	struct netblock b = block("10.0.0.1/32");
 	size_t victim;
 
@@ -90,8 +93,9 @@ static void test_when_full_the_busiest_block_gives_way(void **state)
 {
 	const struct startups_params p = {.begin = 4, .rate = 100, .full = 4};
 	/* 10.0.0.0/24 holds three (the youngest started at 30), 10.0.9.0/24 one. */
-	struct startups_pending q[] = {pend("10.0.0.0/24", 10, false), pend("10.0.9.0/24", 5, false),
-				       pend("10.0.0.0/24", 30, false), pend("10.0.0.0/24", 20, false)};
+	struct startups_pending q[] = {
+	    pend("10.0.0.0/24", 10, false), pend("10.0.9.0/24", 5, false),
+	    pend("10.0.0.0/24", 30, false), pend("10.0.0.0/24", 20, false)};
 	struct netblock idle = block("10.0.5.0/24"), busy = block("10.0.0.0/24"),
 			small = block("10.0.9.0/24");
 	size_t victim = 99;
@@ -102,15 +106,15 @@ static void test_when_full_the_busiest_block_gives_way(void **state)
 	assert_int_equal(startups_decide(&p, q, 4, &small, false, 0, &victim), STARTUPS_EVICT);
 	assert_int_equal(victim, 2);
 	/* The busiest block's own newcomer is the one refused. */
-	assert_int_equal(startups_decide(&p, q, 4, &busy, false, 0, &victim),
-			 STARTUPS_REFUSE_FULL);
+	assert_int_equal(startups_decide(&p, q, 4, &busy, false, 0, &victim), STARTUPS_REFUSE_FULL);
 }
 
 static void test_among_equal_blocks_the_oldest_gives_way(void **state)
 {
 	const struct startups_params p = {.begin = 3, .rate = 100, .full = 3};
 	/* A flood from many blocks of one connection each. */
-	struct startups_pending q[] = {pend("10.0.0.1/32", 50, false), pend("10.0.0.2/32", 20, false),
+	struct startups_pending q[] = {pend("10.0.0.1/32", 50, false),
+				       pend("10.0.0.2/32", 20, false),
 				       pend("10.0.0.3/32", 70, false)};
 	struct netblock fresh = block("10.0.0.4/32"), member = block("10.0.0.3/32");
 	size_t victim = 99;
