@@ -203,6 +203,9 @@ int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runt
 		if (monitor_grace_expired()) {
 			log_info("connection from %s: login grace time of %us ran out",
 				 conn->remote_addr, cfg->login_grace_time);
+			/* Said once: the alarm must not end the goodbye below. */
+			monitor_grace_active = 0;
+			alarm(0);
 			grace_ran_out = true;
 			break;
 		}

@@ -16,10 +16,10 @@ CMD='python3 -c "print(6*7)"'
 T_START=$(date +%s)
 
 # A failed connection takes about 2.7 s (the monitor answers a failure no sooner than 2.5 s)
-# and earns 5 s: what the block owes grows by about 2.3 s per connection in a row, so it is
-# refused after the third (more than 8 s owed; the fourth or fifth on a slow machine), for at
+# and earns 6 s: what the block owes grows by about 3.3 s per connection in a row, so it is
+# refused after the second or third (more than 8 s owed; later on a slow machine), for at
 # most 15 s.
-start_server PerSourcePenalties "authfail:5s crash:30s noauth:0s grace-exceeded:0s min:8s max:15s" \
+start_server PerSourcePenalties "authfail:6s crash:30s noauth:0s grace-exceeded:0s min:8s max:15s" \
 	PerSourceNetBlockSize 24 PerSourcePenaltyExemptList 127.0.2.0/24
 
 ctl() {
@@ -176,7 +176,7 @@ APEOF
 batch 127.0.3.9 4
 assert_eq "$BATCH_PROMPTS" 4 "4 concurrent wrong passwords from 127.0.3.9 all reach authentication"
 right 127.0.3.10
-assert_refused_fast "concurrent failures add up (4 x 5 s): 127.0.3.0/24 is refused"
+assert_refused_fast "concurrent failures add up (4 x 6 s): 127.0.3.0/24 is refused"
 
 batch 127.0.2.9 4
 assert_eq "$BATCH_PROMPTS" 4 "exempt 127.0.2.9: 4 concurrent wrong passwords reach authentication"
