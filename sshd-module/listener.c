@@ -288,7 +288,6 @@ static bool listener_admit(struct listener *l, int fd, const struct child *c)
 	struct child *v = &l->children[l->pending_child[victim]];
 	kill(v->pid, MONITOR_EVICT_SIGNAL);
 	v->evicted = true;
-	netblock_format(&c->block, block, sizeof(block));
 	snprintf(
 	    detail, sizeof(detail),
 	    "MaxStartups %u:%u:%u with %zu unauthenticated: made room for %s, from a less busy "
