@@ -11,3 +11,4 @@ int ctl_sessions_main(int argc, char **argv);
 int ctl_kill_main(int argc, char **argv);
 int ctl_reload_main(int argc, char **argv);
 int ctl_replay_main(int argc, char **argv);
+int ctl_penalties_main(int argc, char **argv);

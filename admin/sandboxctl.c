@@ -31,6 +31,7 @@ static const struct ctl_command commands[] = {
     {"kill", ctl_kill_main, "kill SESSION|--user U"},
     {"reload", ctl_reload_main, "reload"},
     {"replay", ctl_replay_main, "replay SESSION [--channel N] [--speed X] [--no-wait] [--dir D]"},
+    {"penalties", ctl_penalties_main, "penalties [--json] | penalties --clear BLOCK|all"},
 };
 
 static void usage(FILE *out)

@@ -29,6 +29,7 @@ enum audit_event {
 	AUDIT_DAEMON_STOP,
 	AUDIT_DAEMON_RELOAD,
 	AUDIT_EVENTS_SUPPRESSED, /* written by the writer itself: flood and disk-guard summaries */
+	AUDIT_SOURCE_PENALISED,  /* PerSourcePenalties: a source block is refused from now on */
 	AUDIT_EVENT_COUNT,
 };
 

@@ -28,7 +28,8 @@ static const struct audit_event_info audit_events[AUDIT_EVENT_COUNT] = {
 	    .priority = 5,
 	    .untrusted = false,
 	    .summary = "Connection refused",
-	    .fields = FIELDS("SANDBOX_REMOTE", "SANDBOX_LOCAL", "SANDBOX_REASON"),
+	    .fields = FIELDS("SANDBOX_REMOTE", "SANDBOX_LOCAL", "SANDBOX_REASON", "SANDBOX_BLOCK",
+			     "SANDBOX_DETAIL", "SANDBOX_SUPPRESSED"),
 	},
     [AUDIT_AUTH_ATTEMPT] =
 	{
@@ -172,6 +173,17 @@ static const struct audit_event_info audit_events[AUDIT_EVENT_COUNT] = {
 	    .summary = "Similar events suppressed",
 	    .fields = FIELDS("SANDBOX_USER", "SANDBOX_SESSION", "SANDBOX_SUPPRESSED_EVENT",
 			     "SANDBOX_COUNT", "SANDBOX_REASON"),
+	},
+    [AUDIT_SOURCE_PENALISED] =
+	{
+	    .event = AUDIT_SOURCE_PENALISED,
+	    .name = "source-penalised",
+	    .message_id = "68bff760d7b04b0ead98ffb2471648a1",
+	    .priority = 4,
+	    .untrusted = false,
+	    .summary = "Source block penalised",
+	    .fields = FIELDS("SANDBOX_BLOCK", "SANDBOX_REASON", "SANDBOX_DURATION",
+			     "SANDBOX_REMOTE", "SANDBOX_SESSION"),
 	},
 };
 

@@ -43,6 +43,7 @@ struct config_keyword {
 	config_parse_fn parse; /* CONFIG_TYPE_CUSTOM */
 	config_dump_fn dump;   /* CONFIG_TYPE_CUSTOM */
 	bool repeatable;       /* a list: may appear more than once in a source */
+	bool words;            /* the value is every word to the end of the line (sshd's lists) */
 	const char *def;       /* default in file syntax; NULL: a list config_finish fills */
 	const char *doc;       /* one line, as in data/sandboxd.conf */
 };
@@ -534,6 +535,302 @@ static int config_check_user_name(const struct config_keyword *kw, const char *v
 	return 0;
 }
 
+/* ---- PerSource*: penalties and limits per source address block ---- */
+
+static void config_penalty_defaults(struct config_per_source *ps)
+{
+	/* OpenSSH 9.8's defaults. */
+	ps->penalties = true;
+	ps->crash = 90;
+	ps->authfail = 5;
+	ps->noauth = 1;
+	ps->grace_exceeded = 10;
+	ps->max = 600;
+	ps->min = 15;
+	ps->max_sources4 = 65536;
+	ps->max_sources6 = 65536;
+	ps->overflow_deny_all = false;
+	ps->overflow6_deny_all = false;
+}
+
+enum config_penalty_type { CONFIG_PENALTY_TIME, CONFIG_PENALTY_COUNT, CONFIG_PENALTY_OVERFLOW };
+
+static const struct {
+	const char *name;
+	enum config_penalty_type type;
+	size_t offset;
+} config_penalty_words[] = {
+#define PS(f) offsetof(struct config_per_source, f)
+    {"crash", CONFIG_PENALTY_TIME, PS(crash)},
+    {"authfail", CONFIG_PENALTY_TIME, PS(authfail)},
+    {"noauth", CONFIG_PENALTY_TIME, PS(noauth)},
+    {"grace-exceeded", CONFIG_PENALTY_TIME, PS(grace_exceeded)},
+    {"max", CONFIG_PENALTY_TIME, PS(max)},
+    {"min", CONFIG_PENALTY_TIME, PS(min)},
+    {"max-sources4", CONFIG_PENALTY_COUNT, PS(max_sources4)},
+    {"max-sources6", CONFIG_PENALTY_COUNT, PS(max_sources6)},
+    {"overflow", CONFIG_PENALTY_OVERFLOW, PS(overflow_deny_all)},
+    {"overflow6", CONFIG_PENALTY_OVERFLOW, PS(overflow6_deny_all)},
+#undef PS
+};
+
+static int config_parse_penalty_word(struct config_per_source *ps, const char *kw, const char *word,
+				     unsigned *seen, sbx_error *err)
+{
+	const char *colon = strchr(word, ':');
+	size_t name_len = colon ? (size_t)(colon - word) : strlen(word);
+	size_t i;
+
+	for (i = 0; i < ELEMENTSOF(config_penalty_words); i++)
+		if (strlen(config_penalty_words[i].name) == name_len &&
+		    strncmp(config_penalty_words[i].name, word, name_len) == 0)
+			break;
+	if (i == ELEMENTSOF(config_penalty_words))
+		return sbx_error_set(err, EINVAL,
+				     "%s: unknown setting '%s' (crash, authfail, noauth, "
+				     "grace-exceeded, max, min, max-sources4, max-sources6, "
+				     "overflow, overflow6)",
+				     kw, word);
+	const char *name = config_penalty_words[i].name;
+	void *field = (char *)ps + config_penalty_words[i].offset;
+	const char *value = colon ? colon + 1 : "";
+	if (!colon || !*value)
+		return sbx_error_set(err, EINVAL, "%s: '%s' has no value (write %s:VALUE)", kw,
+				     word, name);
+	if (*seen & (1u << i))
+		return sbx_error_set(err, EINVAL, "%s: '%s' given twice", kw, name);
+	*seen |= 1u << i;
+
+	unsigned long long v;
+	unsigned t;
+	int r;
+	switch (config_penalty_words[i].type) {
+	case CONFIG_PENALTY_TIME:
+		r = config_parse_time(value, &t);
+		if (r == -ERANGE)
+			return sbx_error_set(err, EINVAL,
+					     "%s: '%s' is too long (at most %d seconds)", kw, word,
+					     CONFIG_TIME_MAX);
+		if (r < 0)
+			return sbx_error_set(
+			    err, EINVAL,
+			    "%s: '%s' is not a time (seconds, or numbers with units "
+			    "s, m, h, d, w as in 90s, 2m, 1h30m)",
+			    kw, word);
+		*(unsigned *)field = t;
+		return 0;
+	case CONFIG_PENALTY_COUNT:
+		r = config_parse_decimal(value, UINT_MAX, &v);
+		if (r == -EINVAL)
+			return sbx_error_set(err, EINVAL, "%s: '%s' is not a number", kw, word);
+		if (r < 0 || v < 1 || v > CONFIG_MAX_PENALTY_SOURCES)
+			return sbx_error_set(err, EINVAL, "%s: '%s' is out of range (1-%d)", kw,
+					     word, CONFIG_MAX_PENALTY_SOURCES);
+		*(unsigned *)field = (unsigned)v;
+		return 0;
+	case CONFIG_PENALTY_OVERFLOW:
+		if (strcmp(value, "permissive") == 0)
+			*(bool *)field = false;
+		else if (strcmp(value, "deny-all") == 0)
+			*(bool *)field = true;
+		else
+			return sbx_error_set(err, EINVAL,
+					     "%s: '%s' is not %s:permissive or %s:deny-all", kw,
+					     word, name, name);
+		return 0;
+	}
+	return sbx_error_set(err, EINVAL, "%s: unhandled setting '%s'", kw, name);
+}
+
+/* "yes", "no", or settings as in sshd_config: "crash:2m authfail:10s max-sources4:1024". A
+ * list starts from the defaults, and turns penalties on. */
+static int config_parse_penalties(struct sbx_config *cfg, const struct config_keyword *kw,
+				  const char *value, bool replace_list, sbx_error *err)
+{
+	struct config_per_source ps = cfg->per_source;
+	char words[CONFIG_LINE_MAX + 1];
+	unsigned seen = 0;
+	int r;
+
+	config_penalty_defaults(&ps);
+	if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "no") == 0) {
+		ps.penalties = strcasecmp(value, "yes") == 0;
+		cfg->per_source = ps;
+		return 0;
+	}
+	snprintf(words, sizeof(words), "%s", value);
+	for (char *save = NULL, *w = strtok_r(words, " \t", &save); w;
+	     w = strtok_r(NULL, " \t", &save)) {
+		if (strcasecmp(w, "yes") == 0 || strcasecmp(w, "no") == 0)
+			return sbx_error_set(err, EINVAL,
+					     "%s: '%s' stands alone, not in a list of settings",
+					     kw->name, w);
+		r = config_parse_penalty_word(&ps, kw->name, w, &seen, err);
+		if (r < 0)
+			return r;
+	}
+	if (ps.min >= ps.max)
+		return sbx_error_set(err, EINVAL,
+				     "%s: min (%us) is not less than max (%us): no source could "
+				     "ever be refused",
+				     kw->name, ps.min, ps.max);
+	cfg->per_source = ps;
+	return 0;
+}
+
+static void config_dump_penalties(const struct sbx_config *cfg, const char *name, FILE *out)
+{
+	const struct config_per_source *ps = &cfg->per_source;
+
+	if (!ps->penalties) {
+		fprintf(out, "%s no\n", name);
+		return;
+	}
+	fprintf(out,
+		"%s crash:%us authfail:%us noauth:%us grace-exceeded:%us max:%us min:%us "
+		"max-sources4:%u max-sources6:%u overflow:%s overflow6:%s\n",
+		name, ps->crash, ps->authfail, ps->noauth, ps->grace_exceeded, ps->max, ps->min,
+		ps->max_sources4, ps->max_sources6,
+		ps->overflow_deny_all ? "deny-all" : "permissive",
+		ps->overflow6_deny_all ? "deny-all" : "permissive");
+}
+
+/* "bits4" or "bits4:bits6", as sshd's PerSourceNetBlockSize. */
+static int config_parse_netblock_size(struct sbx_config *cfg, const struct config_keyword *kw,
+				      const char *value, bool replace_list, sbx_error *err)
+{
+	unsigned long long v4, v6 = 128;
+	char part[16];
+	const char *colon = strchr(value, ':');
+	size_t len = colon ? (size_t)(colon - value) : strlen(value);
+
+	if (len >= sizeof(part))
+		goto bad_form;
+	memcpy(part, value, len);
+	part[len] = '\0';
+	if (config_parse_decimal(part, 1000, &v4) < 0 ||
+	    (colon && config_parse_decimal(colon + 1, 1000, &v6) < 0))
+		goto bad_form;
+	if (v4 < 1 || v4 > 32)
+		return sbx_error_set(err, EINVAL,
+				     "%s: IPv4 prefix length %llu is out of range (1-32)", kw->name,
+				     v4);
+	if (v6 < 1 || v6 > 128)
+		return sbx_error_set(err, EINVAL,
+				     "%s: IPv6 prefix length %llu is out of range (1-128)",
+				     kw->name, v6);
+	cfg->per_source.netblock4 = (unsigned)v4;
+	cfg->per_source.netblock6 = (unsigned)v6;
+	return 0;
+bad_form:
+	return sbx_error_set(
+	    err, EINVAL, "%s: '%s' is not 'bits4' or 'bits4:bits6' (prefix lengths, e.g. 32:128)",
+	    kw->name, value);
+}
+
+static void config_dump_netblock_size(const struct sbx_config *cfg, const char *name, FILE *out)
+{
+	fprintf(out, "%s %u:%u\n", name, cfg->per_source.netblock4, cfg->per_source.netblock6);
+}
+
+static int config_parse_per_source_max_startups(struct sbx_config *cfg,
+						const struct config_keyword *kw, const char *value,
+						bool replace_list, sbx_error *err)
+{
+	unsigned long long v;
+
+	if (strcasecmp(value, "none") == 0) {
+		cfg->per_source.max_startups = 0;
+		return 0;
+	}
+	int r = config_parse_decimal(value, UINT_MAX, &v);
+	if (r == -EINVAL)
+		return sbx_error_set(err, EINVAL, "%s: '%s' is not a number or 'none'", kw->name,
+				     value);
+	if (r < 0 || v < 1 || v > INT_MAX)
+		return sbx_error_set(err, EINVAL, "%s: '%s' is out of range (1-%d)", kw->name,
+				     value, INT_MAX);
+	cfg->per_source.max_startups = (unsigned)v;
+	return 0;
+}
+
+static void config_dump_per_source_max_startups(const struct sbx_config *cfg, const char *name,
+						FILE *out)
+{
+	if (cfg->per_source.max_startups == 0)
+		fprintf(out, "%s none\n", name);
+	else
+		fprintf(out, "%s %u\n", name, cfg->per_source.max_startups);
+}
+
+/* "none", or addresses and CIDR blocks separated by commas: "192.0.2.1,10.0.0.0/8". */
+static int config_parse_penalty_exempt(struct sbx_config *cfg, const struct config_keyword *kw,
+				       const char *value, bool replace_list, sbx_error *err)
+{
+	struct config_per_source *ps = &cfg->per_source;
+	struct netblock list[CONFIG_MAX_PENALTY_EXEMPT];
+	size_t n = 0;
+
+	if (strcasecmp(value, "none") == 0) {
+		ps->n_exempt = 0;
+		return 0;
+	}
+	for (const char *p = value;;) {
+		size_t len = strcspn(p, ",");
+		char item[NETBLOCK_STRLEN];
+		if (len == 0)
+			return sbx_error_set(err, EINVAL, "%s: empty address in '%s'", kw->name,
+					     value);
+		if (n == CONFIG_MAX_PENALTY_EXEMPT)
+			return sbx_error_set(err, EINVAL, "%s: more than %d addresses", kw->name,
+					     CONFIG_MAX_PENALTY_EXEMPT);
+		if (len >= sizeof(item))
+			return sbx_error_set(err, EINVAL,
+					     "%s: '%.*s' is not an address or CIDR block (e.g. "
+					     "192.0.2.1, 10.0.0.0/8, 2001:db8::/32)",
+					     kw->name, (int)len, p);
+		memcpy(item, p, len);
+		item[len] = '\0';
+		int r = netblock_parse(item, &list[n]);
+		if (r == -EDOM) {
+			char meant[NETBLOCK_STRLEN];
+			netblock_format(&list[n], meant, sizeof(meant));
+			return sbx_error_set(
+			    err, EINVAL,
+			    "%s: '%s' has bits set past its prefix length (did you "
+			    "mean %s?)",
+			    kw->name, item, meant);
+		}
+		if (r < 0)
+			return sbx_error_set(err, EINVAL,
+					     "%s: '%s' is not an address or CIDR block (e.g. "
+					     "192.0.2.1, 10.0.0.0/8, 2001:db8::/32)",
+					     kw->name, item);
+		n++;
+		if (p[len] == '\0')
+			break;
+		p += len + 1;
+	}
+	memcpy(ps->exempt, list, n * sizeof(list[0]));
+	ps->n_exempt = n;
+	return 0;
+}
+
+static void config_dump_penalty_exempt(const struct sbx_config *cfg, const char *name, FILE *out)
+{
+	const struct config_per_source *ps = &cfg->per_source;
+
+	fprintf(out, "%s ", name);
+	if (ps->n_exempt == 0)
+		fputs("none", out);
+	for (size_t i = 0; i < ps->n_exempt; i++) {
+		char buf[NETBLOCK_STRLEN];
+		netblock_format(&ps->exempt[i], buf, sizeof(buf));
+		fprintf(out, "%s%s", i ? "," : "", buf);
+	}
+	fputc('\n', out);
+}
+
 #define FIELD(f) offsetof(struct sbx_config, f)
 
 /* Alphabetical, as in the man page. */
@@ -644,6 +941,31 @@ static const struct config_keyword config_keywords[] = {
      .offset = FIELD(password_authentication),
      .def = "yes",
      .doc = "allow password authentication through PAM"},
+    {.name = "PerSourceMaxStartups",
+     .type = CONFIG_TYPE_CUSTOM,
+     .parse = config_parse_per_source_max_startups,
+     .dump = config_dump_per_source_max_startups,
+     .def = "none",
+     .doc = "unauthenticated connections per source block, or none"},
+    {.name = "PerSourceNetBlockSize",
+     .type = CONFIG_TYPE_CUSTOM,
+     .parse = config_parse_netblock_size,
+     .dump = config_dump_netblock_size,
+     .def = "32:128",
+     .doc = "prefix lengths that group IPv4:IPv6 sources into one block"},
+    {.name = "PerSourcePenalties",
+     .type = CONFIG_TYPE_CUSTOM,
+     .parse = config_parse_penalties,
+     .dump = config_dump_penalties,
+     .words = true,
+     .def = "yes",
+     .doc = "refuse source blocks whose connections crash, fail or stall: yes, no or settings"},
+    {.name = "PerSourcePenaltyExemptList",
+     .type = CONFIG_TYPE_CUSTOM,
+     .parse = config_parse_penalty_exempt,
+     .dump = config_dump_penalty_exempt,
+     .def = "none",
+     .doc = "addresses and CIDR blocks never penalised, comma-separated, or none"},
     {.name = "PidFile",
      .type = CONFIG_TYPE_PATH,
      .offset = FIELD(pid_file),
@@ -679,7 +1001,8 @@ static const struct config_keyword config_keywords[] = {
      .type = CONFIG_TYPE_BOOL,
      .offset = FIELD(record_input),
      .def = "no",
-     .doc = "recorded terminal sessions also keep what the student typed (never at hidden prompts)"},
+     .doc =
+	 "recorded terminal sessions also keep what the student typed (never at hidden prompts)"},
     {.name = "RuntimeDirectory",
      .type = CONFIG_TYPE_PATH,
      .offset = FIELD(runtime_directory),
@@ -871,9 +1194,23 @@ static int config_apply_line(struct sbx_config *cfg, char *line, const struct co
 	r = config_next_word(&p, kw->name, &extra, err);
 	if (r < 0)
 		return r;
-	if (extra)
+	char joined[CONFIG_LINE_MAX + 1];
+	if (extra && kw->words) {
+		/* Every word to the end of the line, one space apart. */
+		size_t len = (size_t)snprintf(joined, sizeof(joined), "%s", value);
+		while (extra) {
+			len += (size_t)snprintf(joined + len, sizeof(joined) - len, " %s", extra);
+			if (len >= sizeof(joined))
+				return sbx_error_set(err, EINVAL, "%s: value too long", kw->name);
+			r = config_next_word(&p, kw->name, &extra, err);
+			if (r < 0)
+				return r;
+		}
+		value = joined;
+	} else if (extra) {
 		return sbx_error_set(err, EINVAL, "%s: trailing garbage '%s' after value '%s'",
 				     kw->name, extra, value);
+	}
 
 	size_t row = (size_t)(kw - config_keywords);
 	bool first;

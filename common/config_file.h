@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/error.h"
+#include "common/netblock.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,6 +16,26 @@
 struct config_listen {
 	char *host; /* numeric address or name, never NULL once loaded */
 	int port;   /* 0: use Port */
+};
+
+/* The PerSource* keywords: penalties and limits per source address block, used by the listener
+ * (sshd-module/source_penalty.c, sshd-module/startups.c). Times are seconds. */
+#define CONFIG_MAX_PENALTY_EXEMPT 64
+#define CONFIG_MAX_PENALTY_SOURCES 1048576
+struct config_per_source {
+	bool penalties; /* PerSourcePenalties: yes (the default) or no */
+	/* Penalty for a connection that ended so; 0 is none. */
+	unsigned crash, authfail, noauth, grace_exceeded;
+	/* Time owed is capped at max; a block is refused while more than min is owed. */
+	unsigned max, min;
+	/* The bounded table, per address family; when full, deny-all refuses the family
+	 * (else the entry closest to its end is forgotten). */
+	unsigned max_sources4, max_sources6;
+	bool overflow_deny_all, overflow6_deny_all;
+	unsigned netblock4, netblock6; /* PerSourceNetBlockSize, default 32:128 */
+	unsigned max_startups;	       /* PerSourceMaxStartups; 0 is none (the default) */
+	struct netblock exempt[CONFIG_MAX_PENALTY_EXEMPT]; /* PerSourcePenaltyExemptList */
+	size_t n_exempt;
 };
 
 struct sbx_config {
@@ -50,6 +71,7 @@ struct sbx_config {
 	char *home_backend;              /* HomeBackend: image, btrfs, directory */
 	char *runtime_directory;         /* RuntimeDirectory: live sessions, jail mount points */
 	char *runner_path;               /* RunnerPath: the Python runner, default LIBEXECDIR/sandbox-python */
+	struct config_per_source per_source; /* PerSourcePenalties and friends */
 	/* Internal to config_file.c: keywords already given through config_apply_option, one bit
 	 * per keyword, so that a repeated -o is an error and the first -o of a list replaces it. */
 	unsigned long long options_given;

@@ -9,6 +9,7 @@
 #include "jail/cgroup.h"
 #include "sshd-module/session_limits.h"
 #include "sshd-module/session_registry.h"
+#include "sshd-module/source_penalty.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -674,6 +675,31 @@ static int serve_apply_limits(struct control_request *req, FILE *out)
 	return 0;
 }
 
+/* Source blocks with a penalty, refused ones first: block, state (refused, or counting while
+ * below min), the reason of the latest penalty, seconds left. */
+static int serve_penalties(struct control_request *req, FILE *out)
+{
+	const struct control_context *ctx = req->ctx;
+	_cleanup_free_ struct source_penalty_info *list = NULL;
+	if (!ctx->penalties)
+		return 0;
+	int n = source_penalties_list(ctx->penalties, now_ms(), &list);
+	if (n < 0)
+		return req_fail(req, ENOMEM, "out of memory");
+	for (int i = 0; i < n; i++) {
+		char block[NETBLOCK_STRLEN];
+		struct record r;
+		netblock_format(&list[i].block, block, sizeof(block));
+		rec_begin(&r, out);
+		rec_str(&r, "block", block);
+		rec_str(&r, "state", list[i].active ? "refused" : "counting");
+		rec_str(&r, "reason", source_penalty_kind_name(list[i].reason));
+		rec_u64(&r, "left", (list[i].left_ms + 999) / 1000);
+		rec_end(&r);
+	}
+	return 0;
+}
+
 struct control_verb {
 	const char *name;
 	bool needs_arg, takes_arg;
@@ -687,6 +713,8 @@ static const struct control_verb verbs[] = {
     {"apply-limits", true, true, serve_apply_limits},
     {"reload", false, false, NULL}, /* in the listener */
     {"status", false, false, serve_status},
+    {"penalties", false, false, serve_penalties},
+    {"penalties-clear", true, true, NULL}, /* in the listener */
 };
 
 /* ---- peers ---- */
@@ -749,6 +777,46 @@ static int parse_request(struct control_request *req)
 	return 0;
 }
 
+/* penalties-clear BLOCK|all, in the listener (the table is the listener's): an address lifts
+ * the penalty of the block that holds it, a CIDR block every penalty inside it. */
+static void clear_penalties(struct control_request *req, int fd)
+{
+	const struct control_context *ctx = req->ctx;
+	struct netblock block;
+	const struct netblock *which = NULL;
+	char body[64] = "", count[32] = "";
+	int r = parse_request(req);
+	if (r == 0 && !req->arg) {
+		r = req_fail(req, EINVAL, "penalties-clear needs an address, a CIDR block or all");
+	} else if (r == 0 && strcmp(req->arg, "all") != 0) {
+		int q = netblock_parse(req->arg, &block);
+		if (q == -EDOM) {
+			char meant[NETBLOCK_STRLEN];
+			netblock_format(&block, meant, sizeof(meant));
+			r = req_fail(req, EINVAL,
+				     "'%s' has bits set past its prefix length (did you mean %s?)",
+				     req->arg, meant);
+		} else if (q < 0) {
+			r = req_fail(req, EINVAL, "'%s' is not an address, a CIDR block or all",
+				     req->arg);
+		} else {
+			which = &block;
+		}
+	}
+	if (r == 0 && !ctx->clear_penalties)
+		r = req_fail(req, EOPNOTSUPP, "this daemon keeps no penalties");
+	if (r == 0) {
+		size_t n = ctx->clear_penalties(ctx->userdata, which);
+		snprintf(count, sizeof(count), "%zu", n);
+		snprintf(body, sizeof(body), "cleared=%zu\n", n);
+		log_info("control: %s lifted %zu penalt%s (%s)", req->who, n, n == 1 ? "y" : "ies",
+			 req->arg);
+	}
+	audit_action(req, "penalty-clear", req->arg ? req->arg : "", r == 0 ? count : NULL,
+		     r < 0 ? "failure" : "success");
+	send_answer(fd, r, req->errmsg, body, strlen(body), true);
+}
+
 static void run_request(struct control *c, int fd, struct control_request *req)
 {
 	const struct control_verb *verb = NULL;
@@ -764,6 +832,9 @@ static void run_request(struct control *c, int fd, struct control_request *req)
 			r = req_fail(req, EINVAL, "%s needs an argument", verb->name);
 		else if (!verb->takes_arg && req->arg)
 			r = req_fail(req, EINVAL, "%s takes no argument", verb->name);
+		else if (!verb->serve)
+			r = req_fail(req, EINVAL, "%s is answered by the listener only",
+				     verb->name);
 	}
 	if (!admin) {
 		/* Whatever they asked for, and even a malformed request, is on the trail. */
@@ -826,6 +897,13 @@ static void client_request(struct control *c, size_t i, const struct control_con
 			control_refresh_admin_group(c);
 		audit_action(&req, "reload", ctx->config_path, NULL, r < 0 ? "failure" : "success");
 		send_answer(cl->fd, r, req.errmsg, "", 0, true);
+		client_drop(c, i);
+		return;
+	}
+	if (strncmp(req.line, "penalties-clear", 15) == 0 &&
+	    (req.line[15] == ' ' || req.line[15] == '\0') && peer_is_admin(c, cl->fd, &req.peer)) {
+		who_of(&req.peer, req.who, sizeof(req.who), false);
+		clear_penalties(&req, cl->fd);
 		client_drop(c, i);
 		return;
 	}

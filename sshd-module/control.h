@@ -6,6 +6,8 @@
  *   apply-limits USER|@GROUP|default          re-resolve the policy into running cgroups
  *   reload                                    the listener's reload (as on SIGHUP)
  *   status                                    version, pid, sessions, config, cgroup driver
+ *   penalties                                 source blocks with a penalty (PerSourcePenalties)
+ *   penalties-clear BLOCK|all                 lifts them (in the listener, like reload)
  *
  * The answer is "OK" or "ERR <denied|usage|notfound|failed> <message>", then zero or more
  * records of space-separated key=value (values %XX-encoded: every byte outside '!'..'~' and
@@ -13,9 +15,9 @@
  * of CONTROL_ADMIN_GROUP; anyone else gets "ERR denied" and an audit record.
  *
  * The listener never blocks on a client: it reads the request with non-blocking I/O and a
- * deadline, answers denied, reload and status itself (small answers), and forks a short-lived
- * child for the rest (NSS look-ups, /proc and cgroup reads, bigger answers). Those children are
- * reaped by the listener's waitpid(-1) like any other. */
+ * deadline, answers denied, reload, penalties-clear and status itself (small answers), and
+ * forks a short-lived child for the rest (NSS look-ups, /proc and cgroup reads, bigger
+ * answers). Those children are reaped by the listener's waitpid(-1) like any other. */
 #pragma once
 
 #include "common/config_file.h"
@@ -23,7 +25,9 @@
 
 struct audit;
 struct cgroup_driver;
+struct netblock;
 struct policy_store;
+struct source_penalties;
 
 #define CONTROL_ADMIN_GROUP "sandbox-admin"
 #define CONTROL_SOCKET_NAME "control.sock"
@@ -41,6 +45,10 @@ struct control_context {
 	/* The listener's reload: 0 on success, a negative errno if the running configuration was
 	 * kept. */
 	int (*reload)(void *userdata);
+	/* PerSourcePenalties: the listener's table (read by the forked child: its copy), and
+	 * lifting penalties in the listener itself (BLOCK NULL: all); returns how many. */
+	const struct source_penalties *penalties;
+	size_t (*clear_penalties)(void *userdata, const struct netblock *block);
 	void *userdata;
 };
 

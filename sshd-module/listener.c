@@ -9,7 +9,10 @@
 #include "jail/home.h"
 #include "sshd-module/control.h"
 #include "sshd-module/monitor.h"
+#include "sshd-module/refusal_log.h"
 #include "sshd-module/session_registry.h"
+#include "sshd-module/source_penalty.h"
+#include "sshd-module/startups.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +29,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -35,8 +39,38 @@
 
 struct child {
 	pid_t pid;
-	int startup_fd; /* read end; EOF once the connection authenticated or ended */
+	/* Read end of the startup pipe: a byte once the connection authenticated, EOF when it
+	 * ended without; -1 once either was read. */
+	int startup_fd;
+	bool authenticated;
+	bool evicted;	       /* sent MONITOR_EVICT_SIGNAL to make room (startups.h) */
+	bool have_addr;	       /* an IPv4 or IPv6 peer */
+	bool exempt;	       /* PerSourcePenaltyExemptList */
+	struct netblock addr;  /* the peer's address, /32 or /128 */
+	struct netblock block; /* its PerSourceNetBlockSize block when it connected */
+	uint64_t started_ms;
+	char remote[96]; /* "address:port" */
 	char session_id[SESSION_ID_LEN + 1];
+};
+
+/* Why the listener turned a connection away; the refusal log keys its records by it. */
+enum listener_refusal {
+	LISTENER_REFUSAL_MAX_STARTUPS,
+	LISTENER_REFUSAL_PER_SOURCE,
+	LISTENER_REFUSAL_PENALTY,
+	LISTENER_REFUSAL_PENALTY_TABLE_FULL,
+	LISTENER_REFUSAL_CONNECTION_LIMIT,
+	LISTENER_REFUSAL_EVICTED,
+};
+
+/* SANDBOX_REASON of the connection-refused record. */
+static const char *const listener_refusal_names[] = {
+    [LISTENER_REFUSAL_MAX_STARTUPS] = "MaxStartups",
+    [LISTENER_REFUSAL_PER_SOURCE] = "PerSourceMaxStartups",
+    [LISTENER_REFUSAL_PENALTY] = "PerSourcePenalties",
+    [LISTENER_REFUSAL_PENALTY_TABLE_FULL] = "penalty-table-full",
+    [LISTENER_REFUSAL_CONNECTION_LIMIT] = "connection-limit",
+    [LISTENER_REFUSAL_EVICTED] = "evicted",
 };
 
 struct listener {
@@ -48,9 +82,20 @@ struct listener {
 	size_t n_socks;
 	struct child children[LISTENER_MAX_CHILDREN];
 	size_t n_children;
-	unsigned startups;
+	unsigned startups;	 /* children whose startup pipe is still open */
 	struct control *control; /* RuntimeDirectory/control.sock; NULL if it could not be opened */
+	struct source_penalties *penalties;
+	struct refusal_log *refusals;
+	struct startups_pending pending[LISTENER_MAX_CHILDREN]; /* scratch for startups_decide */
+	size_t pending_child[LISTENER_MAX_CHILDREN];
 };
+
+static uint64_t listener_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 int listener_load_config(const struct listener_params *p, struct sbx_config *ret, sbx_error *err)
 {
@@ -130,27 +175,154 @@ static int listener_bind(struct listener *l, sbx_error *err)
 	return l->n_socks > 0 ? 0 : (last ? last : -EADDRNOTAVAIL);
 }
 
-/* OpenSSH's MaxStartups start:rate:full random early drop. */
-static bool listener_should_drop(const struct listener *l)
-{
-	const struct sbx_config *c = &l->cfg;
-	if (l->startups < c->max_startups_begin)
-		return false;
-	if (l->startups >= c->max_startups_full)
-		return true;
-	unsigned p = 100 - c->max_startups_rate;
-	p *= l->startups - c->max_startups_begin;
-	p /= c->max_startups_full - c->max_startups_begin;
-	p += c->max_startups_rate;
-	unsigned r;
-	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
-		return true;
-	return r % 100 < p;
-}
-
 static void listener_status(struct listener *l)
 {
-	sd_notifyf(0, "STATUS=%zu connections, %u authenticating", l->n_children, l->startups);
+	size_t refused = 0;
+	source_penalties_count(l->penalties, listener_now_ms(), &refused);
+	sd_notifyf(0, "STATUS=%zu connections, %u authenticating, %zu source block%s penalised",
+		   l->n_children, l->startups, refused, refused == 1 ? "" : "s");
+}
+
+/* Writes one refusal record (now or late, from the refusal log) to the log and the trail. */
+static void listener_refusal_emit(void *userdata, const struct refusal_record *rec)
+{
+	struct listener *l = userdata;
+	char count[32], block[NETBLOCK_STRLEN];
+
+	snprintf(count, sizeof(count), "%llu", (unsigned long long)rec->suppressed);
+	if (rec->untracked) {
+		log_info("%s refused connections from blocks no longer tracked were not logged one "
+			 "by one",
+			 count);
+		audit_emitf(l->runtime->audit, AUDIT_EVENTS_SUPPRESSED, "SANDBOX_SUPPRESSED_EVENT",
+			    "connection-refused", "SANDBOX_COUNT", count, "SANDBOX_REASON",
+			    "rate-limit", NULL);
+		return;
+	}
+	netblock_format(&rec->block, block, sizeof(block));
+	log_info("%s %s (block %s): %s%s%s%s",
+		 rec->reason == LISTENER_REFUSAL_EVICTED
+		     ? "closed the unauthenticated connection from"
+		     : "refused connection from",
+		 rec->remote, block, rec->detail, rec->suppressed ? " (and " : "",
+		 rec->suppressed ? count : "",
+		 rec->suppressed ? " more from this block not logged one by one)" : "");
+	audit_emitf(l->runtime->audit, AUDIT_CONNECTION_REFUSED, "SANDBOX_REMOTE", rec->remote,
+		    "SANDBOX_REASON", listener_refusal_names[rec->reason], "SANDBOX_BLOCK", block,
+		    "SANDBOX_DETAIL", rec->detail, "SANDBOX_SUPPRESSED",
+		    rec->suppressed ? count : NULL, NULL);
+}
+
+static void listener_refusal(struct listener *l, const struct netblock *block,
+			     enum listener_refusal reason, const char *remote, const char *detail)
+{
+	struct refusal_record rec;
+	if (refusal_log_note(l->refusals, block, reason, remote, detail, listener_now_ms(), &rec))
+		listener_refusal_emit(l, &rec);
+}
+
+/* Closes a connection before anything was forked for it. sshd's words go first, for whoever
+ * looks with nc; the ssh client only sees the connection close. */
+static void listener_refuse(struct listener *l, int fd, const struct child *c,
+			    enum listener_refusal reason, const char *detail)
+{
+	static const char exceeded[] = "Exceeded MaxStartups\r\n",
+			  not_now[] = "Not allowed at this time\r\n";
+	if (reason == LISTENER_REFUSAL_MAX_STARTUPS)
+		(void)!send(fd, exceeded, sizeof(exceeded) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	else
+		(void)!send(fd, not_now, sizeof(not_now) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+	listener_refusal(l, &c->block, reason, c->remote, detail);
+}
+
+/* The pending (unauthenticated, not evicted) connections, for startups_decide. */
+static size_t listener_pending(struct listener *l)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < l->n_children; i++) {
+		const struct child *c = &l->children[i];
+		if (c->startup_fd < 0 || c->evicted)
+			continue;
+		l->pending[n] = (struct startups_pending){
+		    .block = c->block, .started_ms = c->started_ms, .exempt = c->exempt};
+		l->pending_child[n++] = i;
+	}
+	return n;
+}
+
+/* MaxStartups and PerSourceMaxStartups for a new connection: true to go on (after evicting a
+ * pending connection if fairness asked for it), false when it was refused. */
+static bool listener_admit(struct listener *l, int fd, const struct child *c)
+{
+	const struct sbx_config *cfg = &l->cfg;
+	const struct startups_params p = {.begin = cfg->max_startups_begin,
+					  .rate = cfg->max_startups_rate,
+					  .full = cfg->max_startups_full,
+					  .per_source =
+					      c->have_addr ? cfg->per_source.max_startups : 0};
+	char detail[REFUSAL_LOG_DETAIL_LEN], block[NETBLOCK_STRLEN];
+	size_t n = listener_pending(l), victim = 0;
+	unsigned random = 0;
+
+	if (getrandom(&random, sizeof(random), 0) != sizeof(random))
+		random = 0; /* no randomness: drop as if the dice said so */
+	switch (startups_decide(&p, l->pending, n, &c->block, c->exempt, random % 100, &victim)) {
+	case STARTUPS_ADMIT:
+		return true;
+	case STARTUPS_REFUSE_PER_SOURCE:
+		netblock_format(&c->block, block, sizeof(block));
+		snprintf(detail, sizeof(detail),
+			 "PerSourceMaxStartups %u: %s already has that many unauthenticated",
+			 p.per_source, block);
+		listener_refuse(l, fd, c, LISTENER_REFUSAL_PER_SOURCE, detail);
+		return false;
+	case STARTUPS_REFUSE_FULL:
+		snprintf(detail, sizeof(detail), "MaxStartups %u:%u:%u with %zu unauthenticated",
+			 p.begin, p.rate, p.full, n);
+		listener_refuse(l, fd, c, LISTENER_REFUSAL_MAX_STARTUPS, detail);
+		return false;
+	case STARTUPS_EVICT:
+		break;
+	}
+	struct child *v = &l->children[l->pending_child[victim]];
+	kill(v->pid, MONITOR_EVICT_SIGNAL);
+	v->evicted = true;
+	snprintf(
+	    detail, sizeof(detail),
+	    "MaxStartups %u:%u:%u with %zu unauthenticated: made room for %s, from a less busy "
+	    "block",
+	    p.begin, p.rate, p.full, n, c->remote);
+	listener_refusal(l, &v->block, LISTENER_REFUSAL_EVICTED, v->remote, detail);
+	return true;
+}
+
+/* PerSourcePenalties for a new connection: false when it was refused. */
+static bool listener_penalty_allows(struct listener *l, int fd, const struct child *c)
+{
+	struct source_penalty_info info;
+	char detail[REFUSAL_LOG_DETAIL_LEN];
+
+	if (!c->have_addr)
+		return true;
+	switch (source_penalties_check(l->penalties, &c->addr, listener_now_ms(), &info)) {
+	case SOURCE_PENALTY_ALLOW:
+		return true;
+	case SOURCE_PENALTY_REFUSE:
+		snprintf(detail, sizeof(detail), "penalty: %s, %llus left",
+			 source_penalty_kind_description(info.reason),
+			 (unsigned long long)((info.left_ms + 999) / 1000));
+		listener_refuse(l, fd, c, LISTENER_REFUSAL_PENALTY, detail);
+		return false;
+	case SOURCE_PENALTY_REFUSE_FULL:
+		snprintf(detail, sizeof(detail),
+			 "the %s penalty table is full (max-sources%c, overflow deny-all)",
+			 c->addr.family == AF_INET ? "IPv4" : "IPv6",
+			 c->addr.family == AF_INET ? '4' : '6');
+		listener_refuse(l, fd, c, LISTENER_REFUSAL_PENALTY_TABLE_FULL, detail);
+		return false;
+	}
+	return true;
 }
 
 static void listener_accept(struct listener *l, int lsock, int sfd)
@@ -167,19 +339,26 @@ static void listener_accept(struct listener *l, int lsock, int sfd)
 		snprintf(conn.remote_addr, sizeof(conn.remote_addr), "UNKNOWN");
 	conn.remote_port = atoi(port);
 
-	if (l->n_children >= LISTENER_MAX_CHILDREN || listener_should_drop(l)) {
-		log_info("drop connection from %s port %d: %u authenticating (MaxStartups %u:%u:%u)",
-			 conn.remote_addr, conn.remote_port, l->startups, l->cfg.max_startups_begin,
-			 l->cfg.max_startups_rate, l->cfg.max_startups_full);
-		char remote[96];
-		snprintf(remote, sizeof(remote), "%s:%d", conn.remote_addr, conn.remote_port);
-		audit_emitf(l->runtime->audit, AUDIT_CONNECTION_REFUSED, "SANDBOX_REMOTE", remote,
-			    "SANDBOX_REASON", "MaxStartups", NULL);
-		close(fd);
+	struct child c = {.startup_fd = -1, .started_ms = listener_now_ms()};
+	const struct config_per_source *ps = &l->cfg.per_source;
+	snprintf(c.remote, sizeof(c.remote), "%s:%d", conn.remote_addr, conn.remote_port);
+	if (netblock_from_sockaddr((struct sockaddr *)&ss, len, 32, 128, &c.addr) == 0) {
+		c.have_addr = true;
+		c.block = netblock_mask(&c.addr,
+					c.addr.family == AF_INET ? ps->netblock4 : ps->netblock6);
+		c.exempt = source_penalties_exempt(l->penalties, &c.addr);
+	}
+	if (!listener_penalty_allows(l, fd, &c))
+		return;
+	if (l->n_children >= LISTENER_MAX_CHILDREN) {
+		listener_refuse(l, fd, &c, LISTENER_REFUSAL_CONNECTION_LIMIT,
+				"as many connections as the listener keeps");
 		return;
 	}
+	if (!listener_admit(l, fd, &c))
+		return;
 	int sp[2];
-	if (pipe2(sp, O_CLOEXEC) < 0) {
+	if (pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0) {
 		close(fd);
 		return;
 	}
@@ -199,7 +378,8 @@ static void listener_accept(struct listener *l, int lsock, int sfd)
 		for (size_t i = 0; i < l->n_socks; i++)
 			close(l->socks[i]);
 		for (size_t i = 0; i < l->n_children; i++)
-			close(l->children[i].startup_fd);
+			if (l->children[i].startup_fd >= 0)
+				close(l->children[i].startup_fd);
 		conn.startup_fd = sp[1];
 		sigset_t none;
 		sigemptyset(&none);
@@ -210,15 +390,14 @@ static void listener_accept(struct listener *l, int lsock, int sfd)
 	}
 	close(sp[1]);
 	close(fd);
-	char remote[96], child_pid[16];
-	snprintf(remote, sizeof(remote), "%s:%d", conn.remote_addr, conn.remote_port);
+	char child_pid[16];
 	snprintf(child_pid, sizeof(child_pid), "%d", (int)pid);
 	audit_emitf(l->runtime->audit, AUDIT_CONNECTION_ACCEPTED, "SANDBOX_SESSION",
-		    conn.session_id, "SANDBOX_REMOTE", remote, "SANDBOX_PID", child_pid, NULL);
-	struct child *c = &l->children[l->n_children++];
-	c->pid = pid;
-	c->startup_fd = sp[0];
-	memcpy(c->session_id, conn.session_id, sizeof(c->session_id));
+		    conn.session_id, "SANDBOX_REMOTE", c.remote, "SANDBOX_PID", child_pid, NULL);
+	c.pid = pid;
+	c.startup_fd = sp[0];
+	memcpy(c.session_id, conn.session_id, sizeof(c.session_id));
+	l->children[l->n_children++] = c;
 	l->startups++;
 	listener_status(l);
 }
@@ -250,6 +429,80 @@ static void listener_sweep(struct listener *l)
 		log_warning("homes left mounted: %s", err.msg);
 }
 
+/* Reads the startup pipe: a byte means the connection authenticated. Returns true once the
+ * pipe is done with (byte or EOF) and closed. */
+static bool listener_startup_read(struct listener *l, struct child *c)
+{
+	char b;
+	ssize_t n = read(c->startup_fd, &b, 1);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return false;
+	if (n == 1)
+		c->authenticated = true;
+	close(c->startup_fd);
+	c->startup_fd = -1;
+	l->startups--;
+	return true;
+}
+
+/* A monitor killed by one of these crashed (OpenSSH's signal_is_crash). */
+static bool listener_signal_is_crash(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS || sig == SIGTRAP || sig == SIGSYS ||
+	       sig == SIGFPE || sig == SIGILL || sig == SIGABRT;
+}
+
+/* The monitor's exit status (enum monitor_exit) as a penalty for the connection's source. */
+static enum source_penalty_kind listener_penalty_of(const struct child *c, int status)
+{
+	if (!c->have_addr || c->authenticated || c->evicted)
+		return SOURCE_PENALTY_NONE;
+	if (WIFSIGNALED(status))
+		return listener_signal_is_crash(WTERMSIG(status)) ? SOURCE_PENALTY_CRASH
+								  : SOURCE_PENALTY_NONE;
+	if (!WIFEXITED(status))
+		return SOURCE_PENALTY_CRASH;
+	switch (WEXITSTATUS(status)) {
+	case MONITOR_EXIT_OK:
+	case MONITOR_EXIT_ERROR:
+		return SOURCE_PENALTY_NONE;
+	case MONITOR_EXIT_AUTHFAIL:
+		return SOURCE_PENALTY_AUTHFAIL;
+	case MONITOR_EXIT_GRACE:
+		return SOURCE_PENALTY_GRACE;
+	case MONITOR_EXIT_CRASH:
+		return SOURCE_PENALTY_CRASH;
+	case MONITOR_EXIT_NOAUTH:
+	default:
+		return SOURCE_PENALTY_NOAUTH;
+	}
+}
+
+static void listener_penalise(struct listener *l, const struct child *c, int status)
+{
+	enum source_penalty_kind kind = listener_penalty_of(c, status);
+	struct source_penalty_info info;
+	char block[NETBLOCK_STRLEN], seconds[32];
+
+	if (kind == SOURCE_PENALTY_NONE)
+		return;
+	enum source_penalty_result r =
+	    source_penalties_add(l->penalties, &c->addr, kind, listener_now_ms(), &info);
+	if (r == SOURCE_PENALTY_DROPPED)
+		log_debug("penalty for %s (%s) not recorded: the penalty table is full", c->remote,
+			  source_penalty_kind_name(kind));
+	if (r != SOURCE_PENALTY_ACTIVATED)
+		return;
+	netblock_format(&info.block, block, sizeof(block));
+	snprintf(seconds, sizeof(seconds), "%llu",
+		 (unsigned long long)((info.left_ms + 999) / 1000));
+	log_info("source block %s penalised: refused for %ss (%s, last from %s, session %s)", block,
+		 seconds, source_penalty_kind_description(kind), c->remote, c->session_id);
+	audit_emitf(l->runtime->audit, AUDIT_SOURCE_PENALISED, "SANDBOX_BLOCK", block,
+		    "SANDBOX_REASON", source_penalty_kind_name(kind), "SANDBOX_DURATION", seconds,
+		    "SANDBOX_REMOTE", c->remote, "SANDBOX_SESSION", c->session_id, NULL);
+}
+
 static void listener_reap(struct listener *l)
 {
 	int status;
@@ -261,14 +514,19 @@ static void listener_reap(struct listener *l)
 			if (c->pid != pid)
 				continue;
 			if (c->startup_fd >= 0) {
-				close(c->startup_fd);
-				l->startups--;
+				/* The monitor is gone: the pipe holds its last word, or EOF. */
+				if (!listener_startup_read(l, c)) {
+					close(c->startup_fd);
+					c->startup_fd = -1;
+					l->startups--;
+				}
 			}
-			if (WIFSIGNALED(status)) {
+			if (WIFSIGNALED(status) && !(c->evicted && !c->authenticated)) {
 				log_warning("connection process %d (session %s) killed by signal %d",
 					    (int)pid, c->session_id, WTERMSIG(status));
 				died_badly = true;
 			}
+			listener_penalise(l, c, status);
 			l->children[i] = l->children[--l->n_children];
 			break;
 		}
@@ -280,11 +538,8 @@ static void listener_reap(struct listener *l)
 
 static void listener_startup_done(struct listener *l, size_t i)
 {
-	struct child *c = &l->children[i];
-	close(c->startup_fd);
-	c->startup_fd = -1;
-	l->startups--;
-	listener_status(l);
+	if (listener_startup_read(l, &l->children[i]))
+		listener_status(l);
 }
 
 static int listener_reload(struct listener *l)
@@ -308,6 +563,10 @@ static int listener_reload(struct listener *l)
 	hostkeys_free(&l->keys);
 	l->cfg = cfg;
 	l->keys = keys;
+	/* Penalties earned so far stay: a reload is no way out of one. */
+	if (source_penalties_configure(l->penalties, &l->cfg.per_source, listener_now_ms()) < 0)
+		log_warning(
+		    "after reload: some penalties could not be re-keyed and were forgotten");
 	listener_close_sockets(l);
 	if (listener_bind(l, &err) < 0)
 		log_error("after reload: %s", err.msg);
@@ -328,6 +587,14 @@ static int listener_control_reload(void *userdata)
 	return listener_reload(userdata);
 }
 
+static size_t listener_control_clear_penalties(void *userdata, const struct netblock *block)
+{
+	struct listener *l = userdata;
+	size_t n = source_penalties_clear(l->penalties, block);
+	listener_status(l);
+	return n;
+}
+
 static void listener_control(struct listener *l)
 {
 	const struct control_context ctx = {
@@ -337,6 +604,8 @@ static void listener_control(struct listener *l)
 	    .audit = l->runtime->audit,
 	    .policy = l->runtime->policy,
 	    .reload = listener_control_reload,
+	    .penalties = l->penalties,
+	    .clear_penalties = listener_control_clear_penalties,
 	    .userdata = l,
 	};
 	control_accept_and_serve(l->control, &ctx);
@@ -371,6 +640,11 @@ int listener_run(const struct listener_params *p, struct sandbox_runtime *runtim
 	l.cfg = *cfg;
 	l.keys = *keys;
 	sbx_error err = {0};
+	if (source_penalties_new(&l.penalties) < 0 || refusal_log_new(&l.refusals) < 0 ||
+	    source_penalties_configure(l.penalties, &l.cfg.per_source, listener_now_ms()) < 0) {
+		log_error("cannot set up the per-source penalties: out of memory");
+		return 1;
+	}
 	if (listener_bind(&l, &err) < 0) {
 		log_error("%s", err.msg);
 		return 1;
@@ -422,7 +696,11 @@ int listener_run(const struct listener_params *p, struct sandbox_runtime *runtim
 		size_t control_at = n;
 		if (l.control)
 			pfd[n++] = (struct pollfd){.fd = control_fd(l.control), .events = POLLIN};
-		if (poll(pfd, n, -1) < 0) {
+		/* Late refusal records (a flood that stopped) are due after a while. */
+		int64_t next =
+		    refusal_log_flush(l.refusals, listener_now_ms(), listener_refusal_emit, &l);
+		int timeout = next < 0 ? -1 : next > INT_MAX ? INT_MAX : (int)next;
+		if (poll(pfd, n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("poll: %m");
@@ -456,6 +734,8 @@ int listener_run(const struct listener_params *p, struct sandbox_runtime *runtim
 	}
 	control_close(l.control);
 	close(sfd);
+	refusal_log_free(l.refusals);
+	source_penalties_free(l.penalties);
 	hostkeys_free(&l.keys);
 	config_free(&l.cfg);
 	return 0;

@@ -58,8 +58,8 @@ static void monitor_on_alarm(int sig)
 	if (monitor_net_pid > 0)
 		kill(monitor_net_pid, SIGKILL);
 	if (write(2, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(1);
+		_exit(MONITOR_EXIT_GRACE);
+	_exit(MONITOR_EXIT_GRACE);
 }
 
 int monitor_send(struct monitor *m, struct wire_msg *msg)
@@ -73,9 +73,18 @@ int monitor_send(struct monitor *m, struct wire_msg *msg)
 void monitor_mark_authenticated(struct monitor *m)
 {
 	m->state = MONITOR_AUTHENTICATED;
+	m->authenticated = true;
 	monitor_grace_active = 0;
 	alarm(0);
+	/* Blocked before the listener hears of it: an eviction sent a moment earlier stays
+	 * pending for good instead of ending a session that has just begun. */
+	sigset_t evict;
+	sigemptyset(&evict);
+	sigaddset(&evict, MONITOR_EVICT_SIGNAL);
+	sigprocmask(SIG_BLOCK, &evict, NULL);
 	if (m->conn->startup_fd >= 0) {
+		if (write(m->conn->startup_fd, "a", 1) != 1)
+			log_warning("monitor: cannot tell the listener of the authentication: %m");
 		close(m->conn->startup_fd);
 		m->conn->startup_fd = -1;
 	}
@@ -90,6 +99,7 @@ static int monitor_dispatch(struct monitor *m, struct wire_msg *req)
 		log_error("monitor: refused request %s (%u) in state %#x from %s",
 			  monitor_request_name(req->type), req->type, m->state,
 			  m->conn->remote_addr);
+		m->protocol_violation = true;
 		return r;
 	}
 	return monitor_handlers[req->type](m, req);
@@ -109,6 +119,9 @@ static int monitor_fork_net_child(struct monitor *m, const struct hostkeys *keys
 	}
 	if (pid == 0) {
 		close(sv[0]);
+		/* Only the monitor may tell the listener that the client authenticated. */
+		if (m->conn->startup_fd >= 0)
+			close(m->conn->startup_fd);
 		/* The network child never outlives its monitor. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() == 1)
@@ -119,6 +132,31 @@ static int monitor_fork_net_child(struct monitor *m, const struct hostkeys *keys
 	m->sock = sv[0];
 	m->net_pid = monitor_net_pid = pid;
 	return 0;
+}
+
+/* What the connection earned, for the listener (enum monitor_exit). */
+static int monitor_exit_status(const struct monitor *m, bool grace_ran_out)
+{
+	if (m->authenticated)
+		return MONITOR_EXIT_OK;
+	if (m->net_crashed || m->protocol_violation)
+		return MONITOR_EXIT_CRASH;
+	if (grace_ran_out)
+		return MONITOR_EXIT_GRACE;
+	if (m->auth_failures > 0)
+		return MONITOR_EXIT_AUTHFAIL;
+	return MONITOR_EXIT_NOAUTH;
+}
+
+/* The network child ended: by a signal the monitor did not send, it crashed (or was made to). */
+static void monitor_net_child_ended(struct monitor *m, int ws, bool killed_by_us)
+{
+	m->net_pid = monitor_net_pid = -1;
+	if (!WIFSIGNALED(ws) || (killed_by_us && WTERMSIG(ws) == SIGKILL))
+		return;
+	m->net_crashed = true;
+	log_warning("connection from %s: network child killed by signal %d%s", m->conn->remote_addr,
+		    WTERMSIG(ws), m->authenticated ? "" : " before authentication");
 }
 
 int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runtime,
@@ -147,7 +185,7 @@ int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runt
 	int r = monitor_fork_net_child(&m, keys, client_fd);
 	if (r < 0) {
 		log_error("cannot start the network child: %s", strerror(-r));
-		return 1;
+		return MONITOR_EXIT_ERROR;
 	}
 	close(client_fd);
 
@@ -160,12 +198,15 @@ int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runt
 		alarm(cfg->login_grace_time);
 	}
 
-	int status = 0;
+	bool grace_ran_out = false;
 	for (;;) {
 		if (monitor_grace_expired()) {
 			log_info("connection from %s: login grace time of %us ran out",
 				 conn->remote_addr, cfg->login_grace_time);
-			status = 1;
+			/* Said once: the alarm must not end the goodbye below. */
+			monitor_grace_active = 0;
+			alarm(0);
+			grace_ran_out = true;
 			break;
 		}
 		struct pollfd pfd[2 + MONITOR_MAX_CHANNELS * MONITOR_CHANNEL_FDS] = {
@@ -183,7 +224,6 @@ int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runt
 			if (errno == EINTR)
 				continue;
 			log_error("poll: %m");
-			status = 1;
 			break;
 		}
 		monitor_reap_channels(&m, pfd + 2, n - 2);
@@ -201,7 +241,7 @@ int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runt
 			}
 			int ws;
 			if (m.net_pid > 0 && waitpid(m.net_pid, &ws, WNOHANG) == m.net_pid) {
-				m.net_pid = -1;
+				monitor_net_child_ended(&m, ws, false);
 				break;
 			}
 		}
@@ -212,19 +252,20 @@ int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runt
 			if (r < 0) {
 				log_error("monitor: bad message from the network child: %s",
 					  strerror(-r));
-				status = 1;
+				m.protocol_violation = true;
 				break;
 			}
 			r = monitor_dispatch(&m, &req);
 			wire_close_fds(&req);
-			if (r < 0) {
-				status = 1;
+			if (r < 0)
 				break;
-			}
 		}
 	}
 
 	monitor_session_end(&m);
+	int ws;
+	if (m.net_pid > 0 && waitpid(m.net_pid, &ws, WNOHANG) == m.net_pid)
+		monitor_net_child_ended(&m, ws, false);
 	if (m.net_pid > 0) {
 		/* A moment for the network child to say goodbye to the client, no more. */
 		struct pollfd p = {.fd = m.sock, .events = POLLIN};
@@ -235,12 +276,15 @@ int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runt
 				break;
 			wire_close_fds(&req);
 		}
+		/* A child that was already dying of its own signal keeps that signal as its
+		 * status: only SIGKILL is ours. */
 		kill(m.net_pid, SIGKILL);
-		waitpid(m.net_pid, NULL, 0);
+		if (waitpid(m.net_pid, &ws, 0) == m.net_pid)
+			monitor_net_child_ended(&m, ws, true);
 	}
 	if (m.sock >= 0)
 		close(m.sock);
 	if (sfd >= 0)
 		close(sfd);
-	return status;
+	return monitor_exit_status(&m, grace_ran_out);
 }

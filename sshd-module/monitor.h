@@ -13,6 +13,7 @@
 #include "sshd-module/wire.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <time.h>
 #include <sys/types.h>
@@ -22,12 +23,36 @@
 #define MONITOR_CHANNEL_FDS 3
 #define SESSION_ID_LEN 16
 
+/* How a connection process ends, for the listener's PerSourcePenalties (the spirit of
+ * OpenSSH's sshd-session exit codes). The listener maps each to a penalty of the source block;
+ * a connection that authenticated earns nothing, whatever happens later (the listener knows it
+ * from the startup pipe, so even a later crash of the monitor costs the source nothing). A
+ * monitor killed by a crash signal (SIGSEGV, SIGABRT...) counts as MONITOR_EXIT_CRASH; any
+ * other status as MONITOR_EXIT_NOAUTH. */
+enum monitor_exit {
+	MONITOR_EXIT_OK = 0,	   /* authenticated: no penalty */
+	MONITOR_EXIT_ERROR = 1,	   /* the server's own failure before the client could act */
+	MONITOR_EXIT_NOAUTH = 2,   /* ended without trying to authenticate */
+	MONITOR_EXIT_AUTHFAIL = 3, /* tried to authenticate and never succeeded */
+	MONITOR_EXIT_GRACE = 4,	   /* LoginGraceTime ran out */
+	MONITOR_EXIT_CRASH = 5,	   /* the network child died by a signal the monitor did not
+				      send, or broke the request protocol */
+};
+
+/* The listener ends an unauthenticated connection with this signal (MaxStartups fairness,
+ * startups.h). Its default action ends the monitor; the monitor blocks it from the moment it
+ * has authenticated, so a connection that has authenticated can never be evicted. */
+#define MONITOR_EVICT_SIGNAL SIGUSR1
+
 struct connection {
 	int fd; /* the client's socket (or the inetd relay's) */
 	char remote_addr[64];
 	int remote_port;
 	char session_id[SESSION_ID_LEN + 1];
-	int startup_fd; /* closed once authenticated: the listener counts unauthenticated peers */
+	/* Write end of the listener's startup pipe: the monitor writes one byte when the client
+	 * has authenticated and closes it; EOF without that byte means the connection ended
+	 * unauthenticated. -1 in inetd mode. */
+	int startup_fd;
 };
 
 /* What every connection shares, prepared once by the daemon before it forks. */
@@ -70,6 +95,9 @@ struct monitor {
 	char *auth_user;         /* fixed by the first authentication request */
 	bool auth_user_valid;    /* false: a name no account can have, bound as "(invalid)" */
 	unsigned auth_failures;
+	bool authenticated;	 /* once true, the connection earns no penalty */
+	bool net_crashed;	 /* the network child died by a signal we did not send */
+	bool protocol_violation; /* the network child asked out of turn or sent garbage */
 	struct auth_pam *pam;
 	bool pam_session_open;
 	bool pam_cred;
@@ -95,7 +123,7 @@ struct monitor {
 	char limit_sources[1024];       /* effective limits and where each came from */
 };
 
-/* Runs one connection to its end; returns the process exit status. */
+/* Runs one connection to its end; returns the process exit status (enum monitor_exit). */
 int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runtime,
 		const struct hostkeys *keys, struct connection *conn);
 

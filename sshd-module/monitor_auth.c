@@ -300,7 +300,17 @@ int monitor_auth_kbdint(struct monitor *m, struct wire_msg *req)
 		return auth_answer(m, true, conv.info[0] ? conv.info : NULL);
 	}
 	m->auth_failures++;
-	auth_log(m, "keyboard-interactive/pam", false, conv.cancelled ? "cancelled" : NULL);
+	/* What PAM told the client (pam_faillock's "account is locked") is on the trail too, on
+	 * one line. */
+	char said[sizeof(conv.info)];
+	snprintf(said, sizeof(said), "%s", conv.info);
+	for (char *p = said; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	auth_log(m, "keyboard-interactive/pam", false,
+		 conv.cancelled ? "cancelled"
+		 : said[0]	? said
+				: NULL);
 	if (!conv.cancelled)
 		auth_pad_failure(started);
 	/* PAM's own words (pam_faillock's "account locked") reach the client; never which of

@@ -291,7 +291,8 @@ EOF
 }
 
 # Writes $CONF with the harness's base keywords, then "KEYWORD VALUE" pairs from the arguments
-# (a keyword given here replaces the base one).
+# (a keyword given here replaces the base one). Every test connects from 127.0.0.1, and many
+# fail logins on purpose: PerSourcePenalties is off unless a test turns it on.
 write_config() {
 	local -A over=()
 	local -a order=()
@@ -310,6 +311,7 @@ write_config() {
 			"RunnerPath=$SANDBOX_PYTHON" "PolicyDirectory=$T/policy" \
 			"AuditFile=$T/audit.jsonl" "AuditJournal=no" "StateDirectory=$T/state" \
 			"HomeBackend=${E2E_HOME_BACKEND:-directory}" \
+			"PerSourcePenalties=no" \
 			"LogLevel=$E2E_LOGLEVEL"; do
 			k=${kv%%=*}
 			if [ -n "${over[$k]+x}" ]; then

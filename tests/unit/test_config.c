@@ -46,6 +46,10 @@ static const char *const all_keywords[] = {
     "MaxStartups",
     "PamService",
     "PasswordAuthentication",
+    "PerSourceMaxStartups",
+    "PerSourceNetBlockSize",
+    "PerSourcePenalties",
+    "PerSourcePenaltyExemptList",
     "PidFile",
     "PolicyDirectory",
     "Port",
@@ -1072,6 +1076,274 @@ static void test_dump_round_trips_through_load(void **state)
 				"RunnerPath \"/opt/my runner\"\n");
 }
 
+/* ---- PerSource*: penalties and limits per source block ---- */
+
+static void test_per_source_defaults_are_openssh_9_8s(void **state)
+{
+	struct sbx_config cfg;
+
+	config_init(&cfg);
+	assert_true(cfg.per_source.penalties);
+	assert_int_equal(cfg.per_source.crash, 90);
+	assert_int_equal(cfg.per_source.authfail, 5);
+	assert_int_equal(cfg.per_source.noauth, 1);
+	assert_int_equal(cfg.per_source.grace_exceeded, 10);
+	assert_int_equal(cfg.per_source.max, 600);
+	assert_int_equal(cfg.per_source.min, 15);
+	assert_int_equal(cfg.per_source.max_sources4, 65536);
+	assert_int_equal(cfg.per_source.max_sources6, 65536);
+	assert_false(cfg.per_source.overflow_deny_all);
+	assert_false(cfg.per_source.overflow6_deny_all);
+	assert_int_equal(cfg.per_source.netblock4, 32);
+	assert_int_equal(cfg.per_source.netblock6, 128);
+	assert_int_equal(cfg.per_source.max_startups, 0);
+	assert_int_equal(cfg.per_source.n_exempt, 0);
+	assert_true(dump_has_line(&cfg,
+				  "persourcepenalties crash:90s authfail:5s noauth:1s "
+				  "grace-exceeded:10s max:600s min:15s max-sources4:65536 "
+				  "max-sources6:65536 overflow:permissive overflow6:permissive"));
+	assert_true(dump_has_line(&cfg, "persourcenetblocksize 32:128"));
+	assert_true(dump_has_line(&cfg, "persourcemaxstartups none"));
+	assert_true(dump_has_line(&cfg, "persourcepenaltyexemptlist none"));
+	config_free(&cfg);
+}
+
+static void test_per_source_penalties_take_a_list_of_words(void **state)
+{
+	struct sbx_config cfg;
+
+	/* Several words, as in sshd_config; unnamed settings keep their defaults. */
+	load_text_ok(&cfg,
+		     "PerSourcePenalties crash:2m authfail:10s  noauth:0 grace-exceeded:1m30s "
+		     "max:1h min:20s max-sources4:1024 max-sources6:1 overflow:deny-all "
+		     "overflow6:permissive\n");
+	assert_true(cfg.per_source.penalties);
+	assert_int_equal(cfg.per_source.crash, 120);
+	assert_int_equal(cfg.per_source.authfail, 10);
+	assert_int_equal(cfg.per_source.noauth, 0);
+	assert_int_equal(cfg.per_source.grace_exceeded, 90);
+	assert_int_equal(cfg.per_source.max, 3600);
+	assert_int_equal(cfg.per_source.min, 20);
+	assert_int_equal(cfg.per_source.max_sources4, 1024);
+	assert_int_equal(cfg.per_source.max_sources6, 1);
+	assert_true(cfg.per_source.overflow_deny_all);
+	assert_false(cfg.per_source.overflow6_deny_all);
+	config_free(&cfg);
+
+	load_text_ok(&cfg, "PerSourcePenalties authfail:2s\n");
+	assert_int_equal(cfg.per_source.authfail, 2);
+	assert_int_equal(cfg.per_source.crash, 90);
+	assert_int_equal(cfg.per_source.min, 15);
+	config_free(&cfg);
+
+	/* A quoted list and the '=' form work too. */
+	load_text_ok(&cfg, "PerSourcePenalties=\"crash:1s min:0\"\n");
+	assert_int_equal(cfg.per_source.crash, 1);
+	assert_int_equal(cfg.per_source.min, 0);
+	config_free(&cfg);
+
+	load_text_ok(&cfg, "PerSourcePenalties no\n");
+	assert_false(cfg.per_source.penalties);
+	assert_true(dump_has_line(&cfg, "persourcepenalties no"));
+	config_free(&cfg);
+	load_text_ok(&cfg, "PerSourcePenalties YES\n");
+	assert_true(cfg.per_source.penalties);
+	config_free(&cfg);
+
+	/* -o replaces the file's list as a whole: settings start from the defaults again. */
+	sbx_error err = {0};
+	load_text_ok(&cfg, "PerSourcePenalties crash:5m\n");
+	assert_int_equal(
+	    config_apply_option(&cfg, "PerSourcePenalties=authfail:1s max:20s", NULL, &err), 0);
+	assert_int_equal(cfg.per_source.crash, 90);
+	assert_int_equal(cfg.per_source.authfail, 1);
+	assert_int_equal(cfg.per_source.max, 20);
+	config_free(&cfg);
+}
+
+static void test_per_source_penalties_reject_bad_settings(void **state)
+{
+	assert_load_error("PerSourcePenalties crash:1s foo:2s\n", 1,
+			  "PerSourcePenalties: unknown setting 'foo:2s' (crash, authfail, noauth, "
+			  "grace-exceeded, max, min, max-sources4, max-sources6, overflow, "
+			  "overflow6)");
+	assert_load_error("PerSourcePenalties crashes:1s\n", 1,
+			  "PerSourcePenalties: unknown setting 'crashes:1s' (crash, authfail, "
+			  "noauth, grace-exceeded, max, min, max-sources4, max-sources6, overflow, "
+			  "overflow6)");
+	assert_load_error("PerSourcePenalties crash\n", 1,
+			  "PerSourcePenalties: 'crash' has no value (write crash:VALUE)");
+	assert_load_error("PerSourcePenalties authfail:\n", 1,
+			  "PerSourcePenalties: 'authfail:' has no value (write authfail:VALUE)");
+	assert_load_error("PerSourcePenalties crash:1s crash:2s\n", 1,
+			  "PerSourcePenalties: 'crash' given twice");
+	assert_load_error("PerSourcePenalties crash:9x\n", 1,
+			  "PerSourcePenalties: 'crash:9x' is not a time (seconds, or numbers with "
+			  "units s, m, h, d, w as in 90s, 2m, 1h30m)");
+	assert_load_error("PerSourcePenalties noauth:-1\n", 1,
+			  "PerSourcePenalties: 'noauth:-1' is not a time (seconds, or numbers with "
+			  "units s, m, h, d, w as in 90s, 2m, 1h30m)");
+	assert_load_error("PerSourcePenalties max:99999999999\n", 1,
+			  "PerSourcePenalties: 'max:99999999999' is too long (at most 2147483647 "
+			  "seconds)");
+	assert_load_error("PerSourcePenalties max-sources4:lots\n", 1,
+			  "PerSourcePenalties: 'max-sources4:lots' is not a number");
+	assert_load_error("PerSourcePenalties max-sources6:0\n", 1,
+			  "PerSourcePenalties: 'max-sources6:0' is out of range (1-1048576)");
+	assert_load_error("PerSourcePenalties max-sources4:1048577\n", 1,
+			  "PerSourcePenalties: 'max-sources4:1048577' is out of range (1-1048576)");
+	assert_load_error("PerSourcePenalties overflow:maybe\n", 1,
+			  "PerSourcePenalties: 'overflow:maybe' is not overflow:permissive or "
+			  "overflow:deny-all");
+	assert_load_error("PerSourcePenalties overflow6:deny\n", 1,
+			  "PerSourcePenalties: 'overflow6:deny' is not overflow6:permissive or "
+			  "overflow6:deny-all");
+	assert_load_error("PerSourcePenalties crash:1s no\n", 1,
+			  "PerSourcePenalties: 'no' stands alone, not in a list of settings");
+	assert_load_error(
+	    "PerSourcePenalties max:10s\n", 1,
+	    "PerSourcePenalties: min (15s) is not less than max (10s): no source could "
+	    "ever be refused");
+	assert_load_error(
+	    "PerSourcePenalties min:1m max:1m\n", 1,
+	    "PerSourcePenalties: min (60s) is not less than max (60s): no source could "
+	    "ever be refused");
+	assert_load_error("\nPerSourcePenalties no\nPerSourcePenalties yes\n", 3,
+			  "PerSourcePenalties given twice (first at line 2)");
+	assert_load_error("PerSourcePenalties crash:1s \"min:0\"x\n", 1,
+			  "PerSourcePenalties: unexpected 'x' right after the quoted \"min:0\"");
+}
+
+static void test_per_source_net_block_size(void **state)
+{
+	struct sbx_config cfg;
+
+	load_text_ok(&cfg, "PerSourceNetBlockSize 24:56\n");
+	assert_int_equal(cfg.per_source.netblock4, 24);
+	assert_int_equal(cfg.per_source.netblock6, 56);
+	assert_true(dump_has_line(&cfg, "persourcenetblocksize 24:56"));
+	config_free(&cfg);
+	/* One number is the IPv4 length; IPv6 stays per address. */
+	load_text_ok(&cfg, "PerSourceNetBlockSize 16\n");
+	assert_int_equal(cfg.per_source.netblock4, 16);
+	assert_int_equal(cfg.per_source.netblock6, 128);
+	config_free(&cfg);
+	load_text_ok(&cfg, "PerSourceNetBlockSize 1:1\n");
+	config_free(&cfg);
+
+	static const char *const bad_forms[] = {"24:",	 ":64", "a",	"24:64:1",
+						"24/64", "-1",	"0x18", "12345678901234567"};
+	for (size_t i = 0; i < ELEMENTSOF(bad_forms); i++) {
+		char text[64], msg[256];
+		snprintf(text, sizeof(text), "PerSourceNetBlockSize %s\n", bad_forms[i]);
+		snprintf(msg, sizeof(msg),
+			 "PerSourceNetBlockSize: '%s' is not 'bits4' or 'bits4:bits6' (prefix "
+			 "lengths, e.g. 32:128)",
+			 bad_forms[i]);
+		assert_load_error(text, 1, msg);
+	}
+	assert_load_error("PerSourceNetBlockSize 33:128\n", 1,
+			  "PerSourceNetBlockSize: IPv4 prefix length 33 is out of range (1-32)");
+	assert_load_error("PerSourceNetBlockSize 0\n", 1,
+			  "PerSourceNetBlockSize: IPv4 prefix length 0 is out of range (1-32)");
+	assert_load_error("PerSourceNetBlockSize 32:129\n", 1,
+			  "PerSourceNetBlockSize: IPv6 prefix length 129 is out of range (1-128)");
+	assert_load_error("PerSourceNetBlockSize 32:0\n", 1,
+			  "PerSourceNetBlockSize: IPv6 prefix length 0 is out of range (1-128)");
+}
+
+static void test_per_source_max_startups(void **state)
+{
+	struct sbx_config cfg;
+
+	load_text_ok(&cfg, "PerSourceMaxStartups 5\n");
+	assert_int_equal(cfg.per_source.max_startups, 5);
+	assert_true(dump_has_line(&cfg, "persourcemaxstartups 5"));
+	config_free(&cfg);
+	load_text_ok(&cfg, "PerSourceMaxStartups NONE\n");
+	assert_int_equal(cfg.per_source.max_startups, 0);
+	config_free(&cfg);
+	assert_load_error("PerSourceMaxStartups 0\n", 1,
+			  "PerSourceMaxStartups: '0' is out of range (1-2147483647)");
+	assert_load_error("PerSourceMaxStartups 2147483648\n", 1,
+			  "PerSourceMaxStartups: '2147483648' is out of range (1-2147483647)");
+	assert_load_error("PerSourceMaxStartups many\n", 1,
+			  "PerSourceMaxStartups: 'many' is not a number or 'none'");
+	assert_load_error("PerSourceMaxStartups 5 6\n", 1,
+			  "PerSourceMaxStartups: trailing garbage '6' after value '5'");
+}
+
+static void test_per_source_penalty_exempt_list(void **state)
+{
+	struct sbx_config cfg;
+	char buf[NETBLOCK_STRLEN];
+
+	load_text_ok(&cfg, "PerSourcePenaltyExemptList 192.0.2.1,10.0.0.0/8,2001:db8::/32,"
+			   "::ffff:198.51.100.0/120\n");
+	assert_int_equal(cfg.per_source.n_exempt, 4);
+	netblock_format(&cfg.per_source.exempt[0], buf, sizeof(buf));
+	assert_string_equal(buf, "192.0.2.1/32");
+	netblock_format(&cfg.per_source.exempt[2], buf, sizeof(buf));
+	assert_string_equal(buf, "2001:db8::/32");
+	/* An IPv4-mapped block is the IPv4 block. */
+	netblock_format(&cfg.per_source.exempt[3], buf, sizeof(buf));
+	assert_string_equal(buf, "198.51.100.0/24");
+	assert_true(dump_has_line(&cfg, "persourcepenaltyexemptlist "
+					"192.0.2.1/32,10.0.0.0/8,2001:db8::/32,198.51.100.0/24"));
+	config_free(&cfg);
+	load_text_ok(&cfg, "PerSourcePenaltyExemptList none\n");
+	assert_int_equal(cfg.per_source.n_exempt, 0);
+	config_free(&cfg);
+
+	assert_load_error("PerSourcePenaltyExemptList 10.1.2.3/8\n", 1,
+			  "PerSourcePenaltyExemptList: '10.1.2.3/8' has bits set past its prefix "
+			  "length (did you mean 10.0.0.0/8?)");
+	assert_load_error(
+	    "PerSourcePenaltyExemptList 192.0.2.1,2001:db8::1/32\n", 1,
+	    "PerSourcePenaltyExemptList: '2001:db8::1/32' has bits set past its prefix "
+	    "length (did you mean 2001:db8::/32?)");
+	static const char *const bad[] = {
+	    "campus.example.org", "10.0.0.0/33", "10.0.0.0/",	"::1/129",
+	    "10.0.0.256",	  "10.0.0.0/8x", "fe80::1%eth0"};
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		char text[128], msg[256];
+		snprintf(text, sizeof(text), "PerSourcePenaltyExemptList 192.0.2.1,%s\n", bad[i]);
+		snprintf(msg, sizeof(msg),
+			 "PerSourcePenaltyExemptList: '%s' is not an address or CIDR block (e.g. "
+			 "192.0.2.1, 10.0.0.0/8, 2001:db8::/32)",
+			 bad[i]);
+		assert_load_error(text, 1, msg);
+	}
+	assert_load_error("PerSourcePenaltyExemptList 10.0.0.0/8,,192.0.2.1\n", 1,
+			  "PerSourcePenaltyExemptList: empty address in '10.0.0.0/8,,192.0.2.1'");
+	assert_load_error("PerSourcePenaltyExemptList 10.0.0.0/8,\n", 1,
+			  "PerSourcePenaltyExemptList: empty address in '10.0.0.0/8,'");
+	assert_load_error(
+	    "PerSourcePenaltyExemptList "
+	    "1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb/128\n",
+	    1,
+	    "PerSourcePenaltyExemptList: "
+	    "'1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb/128' "
+	    "is not an address or CIDR block (e.g. 192.0.2.1, 10.0.0.0/8, 2001:db8::/32)");
+
+	char text[2048] = "PerSourcePenaltyExemptList ";
+	for (int i = 0; i <= CONFIG_MAX_PENALTY_EXEMPT; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s10.0.%d.0/24",
+			 i ? "," : "", i);
+	strcat(text, "\n");
+	assert_load_error(text, 1, "PerSourcePenaltyExemptList: more than 64 addresses");
+}
+
+static void test_per_source_keywords_round_trip(void **state)
+{
+	assert_dump_round_trips("PerSourcePenalties crash:1m authfail:3s noauth:0s max:2m min:1s "
+				"max-sources4:7 overflow:deny-all\n"
+				"PerSourceNetBlockSize 24:48\n"
+				"PerSourceMaxStartups 3\n"
+				"PerSourcePenaltyExemptList 10.0.0.0/8,2001:db8::1\n");
+	assert_dump_round_trips("PerSourcePenalties no\nPerSourceMaxStartups none\n");
+}
+
 static bool is_known_keyword(const char *lower)
 {
 	for (size_t i = 0; i < ELEMENTSOF(all_keywords); i++)
@@ -1264,6 +1536,13 @@ int main(void)
 	    cmocka_unit_test(test_dump_prints_lower_case_effective_values),
 	    cmocka_unit_test(test_dump_of_defaults_shows_default_lists),
 	    cmocka_unit_test(test_dump_round_trips_through_load),
+	    cmocka_unit_test(test_per_source_defaults_are_openssh_9_8s),
+	    cmocka_unit_test(test_per_source_penalties_take_a_list_of_words),
+	    cmocka_unit_test(test_per_source_penalties_reject_bad_settings),
+	    cmocka_unit_test(test_per_source_net_block_size),
+	    cmocka_unit_test(test_per_source_max_startups),
+	    cmocka_unit_test(test_per_source_penalty_exempt_list),
+	    cmocka_unit_test(test_per_source_keywords_round_trip),
 	    cmocka_unit_test(test_dump_lists_only_tested_keywords),
 	    cmocka_unit_test(test_man_page_documents_every_keyword),
 	    cmocka_unit_test(test_shipped_config_shows_true_defaults),
