@@ -109,6 +109,11 @@ static int monitor_fork_net_child(struct monitor *m, const struct hostkeys *keys
 	}
 	if (pid == 0) {
 		close(sv[0]);
+		/* The listener counts this connection as authenticating until the startup pipe's
+		 * last writer closes it: that must be the monitor, at authentication, not this
+		 * child at the end of the session. */
+		if (m->conn->startup_fd >= 0)
+			close(m->conn->startup_fd);
 		/* The network child never outlives its monitor. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() == 1)
