@@ -50,6 +50,7 @@ struct listener {
 	size_t n_children;
 	unsigned startups;
 	struct control *control; /* RuntimeDirectory/control.sock; NULL if it could not be opened */
+	struct cgroup_warmer *warmer; /* keeps cgroup placement fast while logins arrive */
 };
 
 int listener_load_config(const struct listener_params *p, struct sbx_config *ret, sbx_error *err)
@@ -184,6 +185,9 @@ static void listener_accept(struct listener *l, int lsock, int sfd)
 		return;
 	}
 	listener_new_session_id(conn.session_id, sizeof(conn.session_id));
+	/* Before the fork: the warmer's first write waits out the grace period while this
+	 * connection does its key exchange and authentication. */
+	cgroup_warmer_poke(l->runtime->cgroups, &l->warmer);
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_error("fork: %m");
@@ -200,6 +204,8 @@ static void listener_accept(struct listener *l, int lsock, int sfd)
 			close(l->socks[i]);
 		for (size_t i = 0; i < l->n_children; i++)
 			close(l->children[i].startup_fd);
+		cgroup_warmer_free(l->warmer); /* this process's copy only */
+		l->warmer = NULL;
 		conn.startup_fd = sp[1];
 		sigset_t none;
 		sigemptyset(&none);
@@ -357,6 +363,8 @@ static void listener_stop(struct listener *l)
 		kill(l->children[i].pid, SIGKILL);
 	while (l->n_children > 0 && waitpid(-1, NULL, 0) > 0)
 		listener_reap(l);
+	cgroup_warmer_free(l->warmer);
+	l->warmer = NULL;
 	log_info("stopped");
 	audit_emitf(l->runtime->audit, AUDIT_DAEMON_STOP, NULL);
 	audit_flush(l->runtime->audit);
