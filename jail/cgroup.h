@@ -138,11 +138,13 @@ int cgroup_sweep_orphans(struct cgroup_driver *d, bool (*is_live)(const char *se
  * lock whose first writer after a quiet spell waits for an RCU grace period (7-20 ms measured):
  * a login's jail would pay it. The warmer is a small child process that re-enters its own cgroup
  * every CGROUP_WARMER_INTERVAL_MS, which keeps that lock warm, until CGROUP_WARMER_LINGER_MS
- * after the last poke. The listener pokes it at every accept (it is started on the first poke,
- * and again after it lingered out); it exits when *warmer is freed (or its parent dies), and the
- * parent reaps it like any child. No-op on test trees. */
-#define CGROUP_WARMER_INTERVAL_MS 2
-#define CGROUP_WARMER_LINGER_MS 2000
+ * after the last poke. The listener pokes it when a connection arrives and when it has
+ * authenticated (its jail follows within a round trip or two); it is started on the first poke,
+ * and again after it lingered out. It exits when *warmer is freed (or its parent dies), and the
+ * parent reaps it like any child. No-op on test trees. Each second of warming costs ~6 ms of
+ * CPU (measured), so it lingers only a little. */
+#define CGROUP_WARMER_INTERVAL_MS 5
+#define CGROUP_WARMER_LINGER_MS 250
 struct cgroup_warmer;
 int cgroup_warmer_poke(const struct cgroup_driver *d, struct cgroup_warmer **warmer);
 void cgroup_warmer_free(struct cgroup_warmer *warmer);

@@ -287,6 +287,8 @@ static void listener_reap(struct listener *l)
 static void listener_startup_done(struct listener *l, size_t i)
 {
 	struct child *c = &l->children[i];
+	/* Authenticated (or gone): a jail is likely to be placed within a round trip or two. */
+	cgroup_warmer_poke(l->runtime->cgroups, &l->warmer);
 	close(c->startup_fd);
 	c->startup_fd = -1;
 	l->startups--;
