@@ -92,11 +92,14 @@ static _Noreturn void warmer_run(int sock, const char *procs)
 	int fd = open(procs, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		_exit(1);
-	/* Nothing of the parent's stays open here (sockets, pipes, the audit trail). */
-	int keep_lo = sock < fd ? sock : fd, keep_hi = sock < fd ? fd : sock;
-	syscall(SYS_close_range, 0, keep_lo - 1, 0);
-	syscall(SYS_close_range, keep_lo + 1, keep_hi - 1, 0);
-	syscall(SYS_close_range, keep_hi + 1, ~0U, 0);
+	/* Nothing of the parent's stays open here (sockets, pipes, the audit trail) but the
+	 * standard descriptors. */
+	unsigned lo = (unsigned)(sock < fd ? sock : fd), hi = (unsigned)(sock < fd ? fd : sock);
+	if (lo > 3)
+		syscall(SYS_close_range, 3U, lo - 1, 0);
+	if (hi > lo + 1)
+		syscall(SYS_close_range, lo + 1, hi - 1, 0);
+	syscall(SYS_close_range, hi + 1, ~0U, 0);
 	long last = warm_now_ms();
 	for (;;) {
 		/* "0" is the writer itself: a move to where it already is. Failures (a group we
