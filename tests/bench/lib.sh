@@ -208,6 +208,27 @@ sbx_start() { # [KEYWORD VALUE]...
 	SBX_PID=$!
 	BENCH_SERVERS+=("$SBX_PID")
 	bench_wait_listen "$SBX_PID" "$SBX_PORT" || bench_die "sandboxd did not start (log: $T/sandboxd.log)"
+	bench_cpu_group sandboxd "$SBX_PID"
+}
+
+# Each server runs in a CPU cgroup of its own, as a service would (systemd gives every service
+# one): the students' processes of either server then compete for the CPU as one group (ours
+# are in the daemon's sandboxd/<user>/<session> groups anyway), and the clients of the bench,
+# which in real life run elsewhere, are not what decides who gets the CPU. v1 "cpu" hierarchy,
+# or the cgroup2 root when it has the cpu controller; nothing happens otherwise.
+bench_cpu_group() { # NAME PID
+	local dir=""
+	if [ -d /sys/fs/cgroup/cpu ] && [ -e /sys/fs/cgroup/cpu/cgroup.procs ]; then
+		dir=/sys/fs/cgroup/cpu/sbxbench-$TAG-$1
+	elif grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null &&
+		grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+		dir=/sys/fs/cgroup/sbxbench-$TAG-$1
+	fi
+	[ -n "$dir" ] || return 0
+	mkdir -p "$dir" && BENCH_CGROUPS+=("$dir")
+	# Before the groups are removed at exit, whatever is left in them goes back to the root.
+	BENCH_CLEANUP+=("for p in \$(cat $dir/cgroup.procs 2>/dev/null); do echo \$p >${dir%/*}/cgroup.procs; done 2>/dev/null")
+	echo "$2" >"$dir/cgroup.procs" || echo "# could not move $1 into its CPU group"
 }
 
 sbx_stop() {
@@ -275,6 +296,7 @@ EOF
 	pid=$!
 	BENCH_SERVERS+=("$pid")
 	bench_wait_listen "$pid" "$port" || bench_die "sshd ($kind) did not start (log: $T/sshd-$kind.log)"
+	bench_cpu_group "sshd-$kind" "$pid"
 	printf -v "SSHD_PORT_$kind" '%s' "$port"
 	printf -v "SSHD_PID_$kind" '%s' "$pid"
 }
