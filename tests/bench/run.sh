@@ -10,7 +10,8 @@
 # Environment:
 #   BENCH_ONLY     areas to run, in order (default "ssh jail runner home load")
 #   BENCH_SMOKE=1  a few rounds of a few rows: checks that the harness runs and cleans up
-#   BENCH_JSON     where the JSON goes (default $top_builddir/bench-results.json)
+#   BENCH_JSON     where the JSON goes (default $top_builddir/bench-results.json); the same
+#                  table as Markdown goes next to it (.md), ready for the README
 #   BENCH_TIMEOUT  seconds per area (default 1800)
 #   each area's own knobs pass through: RUNS (rounds), CPU_LOGINS, MEM_SESSIONS (ssh); CONC,
 #   ROUNDS, IDLE, BATCH, HOLD (load; CONC is also the home area's "at once"), ...
@@ -153,7 +154,22 @@ doc = dict(started=started, commit=commit, smoke=smoke == "1", machine=dict(
     elapsed_seconds=int(elapsed), rows=rows)
 with open(json_path, "w") as f:
     json.dump(doc, f, indent=1)
+md_path = json_path[:-5] + ".md" if json_path.endswith(".json") else json_path + ".md"
+with open(md_path, "w") as f:
+    f.write("| row | ours | anchor | ratio | ours min–max | anchor min–max | runs | target | result |\n")
+    f.write("|---|--:|--:|--:|--:|--:|--:|---|---|\n")
+    for r in rows:
+        res = r["result"] + (f" (stretch {r['stretch']})" if r["stretch"] else "")
+        if r["failures"]:
+            res += f" ({r['failures']} failed)"
+        anchor = "–" if r["anchor"] == "-" else f"{fmt(r['anchor_value']['median'])} ({r['anchor']})"
+        f.write(f"| {r['label']} [{r['unit']}] | {fmt(r['ours']['median'])} | {anchor} | "
+                f"{'–' if r['ratio'] is None else format(r['ratio'], '.2f')} | {rng(r['ours'])} | "
+                f"{rng(r['anchor_value'])} | {r['runs']} | {r['target'].replace(';', ', ')} | {res} |\n")
+    f.write(f"\n{nproc} CPUs, kernel {kernel}; load average {load_before} before, {load_after} "
+            f"after; {started}, commit {commit}, {elapsed} s.\n")
 print(f"JSON: {json_path}")
+print(f"Markdown: {md_path}")
 PY
 if [ -n "$failed" ]; then
 	echo "could not run:$failed"
