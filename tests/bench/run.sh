@@ -35,7 +35,54 @@ if [ "${BENCH_SMOKE:-0}" = 1 ]; then
 fi
 
 out=$(mktemp -d /tmp/sbxbench-run.XXXXXX) || exit 1
-trap 'rm -rf "$out"' EXIT
+AREA_PID=""
+# An area runs in a process group of its own; stopping it means SIGTERM to the whole group, so
+# that whatever it waits for ends at once and its EXIT trap removes every user, server, cgroup
+# and mount it made (a signal to the script alone would wait for its current step). After 60 s,
+# SIGKILL.
+stop_area() {
+	local i
+	[ -n "$AREA_PID" ] || return 0
+	kill -TERM -- "-$AREA_PID" 2>/dev/null
+	for ((i = 0; i < 600; i++)); do
+		kill -0 "$AREA_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL -- "-$AREA_PID" 2>/dev/null
+	wait "$AREA_PID" 2>/dev/null
+	AREA_PID=""
+}
+trap 'stop_area; rm -rf "$out"' EXIT
+trap 'echo "bench: interrupted, cleaning up"; exit 130' INT TERM HUP
+
+# Runs one area script with its output shown as it comes (minus the RESULT lines) and kept in
+# $out/NAME.log; at most BENCH_TIMEOUT seconds. Returns the script's exit status.
+run_area() { # NAME SCRIPT [ARGS...]
+	local name=$1 rc deadline=$((SECONDS + BENCH_TIMEOUT))
+	shift
+	: >"$out/$name.log"
+	setsid bash "$@" >"$out/$name.log" 2>&1 </dev/null &
+	AREA_PID=$!
+	tail -n +1 -f --pid="$AREA_PID" "$out/$name.log" | grep --line-buffered -v '^RESULT	' &
+	local tail_pid=$!
+	while kill -0 "$AREA_PID" 2>/dev/null; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			echo "bench: $name ran for more than $BENCH_TIMEOUT s, stopping it"
+			stop_area
+			break
+		fi
+		sleep 1
+	done
+	if [ -n "$AREA_PID" ]; then
+		wait "$AREA_PID"
+		rc=$?
+	else
+		rc=124
+	fi
+	AREA_PID=""
+	wait "$tail_pid" 2>/dev/null
+	return "$rc"
+}
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 LOAD_BEFORE=$(loadavg)
@@ -53,8 +100,8 @@ for b in $BENCH_ONLY; do
 		;;
 	esac
 	echo "==== $b ($(basename "$script")), load average $(loadavg) ===="
-	timeout -k 10 "$BENCH_TIMEOUT" bash "$script" 2>&1 | tee "$out/$b.log" | grep -v '^RESULT	'
-	rc=${PIPESTATUS[0]}
+	run_area "$b" "$script"
+	rc=$?
 	if [ "$rc" != 0 ]; then
 		echo "==== $b: could not run (exit status $rc) ===="
 		failed+=" $b"
