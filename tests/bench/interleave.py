@@ -1,13 +1,15 @@
 #!/usr/bin/python3.11
 """Runs benchmark commands in turn, so every command sees the same machine (tests/bench).
 
-    interleave.py [--runs N] [--warmup N] [--timeout S] [--budget S] [--first-output]
+    interleave.py [--runs N] [--warmup N] [--timeout S] [--budget S] [--first-output | --cpu]
                   [--burst K] [--expect NAME=TEXT]... [--raw FILE] NAME=COMMAND...
 
 One round runs every command once; the order rotates from round to round so that no command
 always follows the same one. A command is split like a shell would (shlex) and executed
 without a shell. The time of a run is from just before the spawn to the exit (or, with
 --first-output, to the first byte on stdout; a run that prints nothing counts its exit). With
+--cpu the measure is the command's CPU time instead (user + system, from wait4: its own and
+its reaped children's), which other work on the machine changes far less than wall time. With
 --burst K a run starts K copies at once, "{i}" in the command replaced by 1..K, and lasts until
 the last one ended; a copy that fails makes the run count as failed, and the failed copies are
 counted. A run fails when the command exits non-zero, times out, or (--expect) prints anything
@@ -28,7 +30,7 @@ import sys
 import time
 
 
-def run_once(argv, timeout, first_output, expect):
+def run_once(argv, timeout, first_output, expect, cpu=False):
     """Returns (ms, ok, error text)."""
     t0 = time.monotonic_ns()
     try:
@@ -58,10 +60,11 @@ def run_once(argv, timeout, first_output, expect):
                 err += chunk
             if not chunk:
                 del fds[fd]
-    rc = p.wait()
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = rc = os.waitstatus_to_exitcode(status)
     t_end = time.monotonic_ns()
     t = t_first if first_output and t_first is not None else t_end
-    ms = (t - t0) / 1e6
+    ms = (ru.ru_utime + ru.ru_stime) * 1000 if cpu else (t - t0) / 1e6
     if rc != 0:
         return ms, False, f"exit {rc}: {err.decode(errors='replace').strip()[:200]}"
     if expect is not None and out.decode(errors="replace").strip() != expect:
@@ -105,6 +108,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--budget", type=float, default=0.0)
     ap.add_argument("--first-output", action="store_true")
+    ap.add_argument("--cpu", action="store_true")
     ap.add_argument("--burst", type=int, default=0)
     ap.add_argument("--expect", action="append", default=[])
     ap.add_argument("--raw")
@@ -137,7 +141,8 @@ def main():
                 ms, failed, err = run_burst(argvs[n], a.burst, a.timeout, expect.get(n))
                 ok = failed == 0
             else:
-                ms, ok, err = run_once(argvs[n], a.timeout, a.first_output, expect.get(n))
+                ms, ok, err = run_once(argvs[n], a.timeout, a.first_output, expect.get(n),
+                                       a.cpu)
                 failed = 0 if ok else 1
             if rnd < 0:
                 continue

@@ -7,8 +7,11 @@
 #                daemon builds, seccomp filter included) vs `python3 -c pass` run by a shell on
 #                the host; each shell times its own command (loopserve.py), rounds alternate
 #   overhead     the runner (audit hook + its own seccomp filter, outside a jail) vs
-#                /usr/bin/python3.11 on three programs: 20 000 write-mode open() calls
-#                (every one a path check), importing 40 stdlib modules, a loop of arithmetic
+#                /usr/bin/python3.11 -E -s (the runner's own search path: the program's
+#                folder first, no user site, no PYTHON* variables) on three programs: 20 000 write-mode open() calls
+#                (every one a path check), importing 40 stdlib modules, a loop of arithmetic;
+#                in CPU time (user + system, start-up included), which other work on a shared
+#                machine disturbs far less than wall time
 #   start-up     `-c pass`, outside a jail (for reference)
 # The idle runner's memory is measured with the sessions of ssh_bench.sh.
 #
@@ -74,16 +77,16 @@ bench_result runner.jail "python -c pass inside our jail vs bare python3 -c pass
 micro() { # ID LABEL TARGET SCRIPT-ARGS...
 	local id=$1 label=$2 target=$3
 	shift 3
-	interleave --runs "$RUNS" --warmup 2 --timeout 120 \
-		"runner=$RUNNER -- python $*" "python3=$PY -I $*" >"$T/$id.stat"
+	interleave --runs "$RUNS" --warmup 2 --timeout 120 --cpu \
+		"runner=$RUNNER -- python $*" "python3=$PY -E -s $*" >"$T/$id.stat"
 	cat "$T/$id.stat"
 	read -r r_med r_min r_max r_n r_f < <(stat_of "$T/$id.stat" runner)
 	read -r p_med p_min p_max p_n p_f < <(stat_of "$T/$id.stat" python3)
 	bench_result "$id" "$label" ms "$r_med $r_min $r_max" "python3.11" "$p_med $p_min $p_max" \
 		"$r_n" "$target" $((r_f + p_f)) ""
 }
-micro runner.open "runner overhead: 20 000 write-mode open() (hook path checks + seccomp)" \
+micro runner.open "runner overhead (CPU): 20 000 write-mode open() (hook path checks + seccomp)" \
 	"ratio<=1.10" "$W/opens.py"
-micro runner.import "runner overhead: importing 40 stdlib modules" "ratio<=1.03" "$W/imports.py"
-micro runner.arith "runner overhead: arithmetic loop" "ratio<=1.03" "$W/loop.py"
-micro runner.startup "runner start-up, -c pass, outside a jail" "info" -c pass
+micro runner.import "runner overhead (CPU): importing 40 stdlib modules" "ratio<=1.03" "$W/imports.py"
+micro runner.arith "runner overhead (CPU): arithmetic loop" "ratio<=1.03" "$W/loop.py"
+micro runner.startup "runner start-up, -c pass, outside a jail (CPU time)" "info" -c pass
