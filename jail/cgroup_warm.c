@@ -76,7 +76,8 @@ static int own_procs_path(const struct cgroup_driver *d, char *buf, size_t size)
 		}
 		if (!match)
 			continue;
-		int n = snprintf(buf, size, "%s%s/cgroup.procs", mount, strcmp(path, "/") ? path : "");
+		int n =
+		    snprintf(buf, size, "%s%s/cgroup.procs", mount, strcmp(path, "/") ? path : "");
 		return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 	}
 	return -ENOENT;

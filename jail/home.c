@@ -241,9 +241,8 @@ bool home_ext4_super_clean(const struct home_ext4_super *sb, int64_t now)
 		return false;
 	if (sb->max_mount_count && sb->mount_count >= sb->max_mount_count)
 		return false;
-	if (sb->check_interval &&
-	    (now < (int64_t)sb->last_check || (uint64_t)(now - (int64_t)sb->last_check) >=
-						   sb->check_interval))
+	if (sb->check_interval && (now < (int64_t)sb->last_check ||
+				   (uint64_t)(now - (int64_t)sb->last_check) >= sb->check_interval))
 		return false;
 	return true;
 }

@@ -473,8 +473,7 @@ static int mount_fresh(const struct home_params *p, const struct image_dirs *d, 
 	if (!home_ext4_super_clean(&sb, (int64_t)time(NULL))) {
 		/* e2fsck takes a reserve above half the blocks for corruption: take ours back
 		 * first. */
-		if (sb.reserved_blocks > sb.blocks / 2 &&
-		    (r = set_reserve(p, loopdev, 0, err)) < 0)
+		if (sb.reserved_blocks > sb.blocks / 2 && (r = set_reserve(p, loopdev, 0, err)) < 0)
 			return r;
 		const char *fsck[] = {E2FSCK, "-p", loopdev, NULL};
 		if ((r = run_tool(fsck, -1, &status, errbuf, sizeof(errbuf), err)) < 0)

@@ -29,7 +29,8 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	static int (*real)(int, struct sockaddr *, socklen_t *, int);
 	if (!real)
-		real = (int (*)(int, struct sockaddr *, socklen_t *, int))dlsym(RTLD_NEXT, "accept4");
+		real =
+		    (int (*)(int, struct sockaddr *, socklen_t *, int))dlsym(RTLD_NEXT, "accept4");
 	int r = real(fd, addr, len, flags);
 	nodelay(r);
 	return r;

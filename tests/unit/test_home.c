@@ -144,7 +144,7 @@ static void test_superblock_clean(void **state)
 	const int64_t now = 1700000000;
 
 	make_super(sb, 0);
-	sb[0x3A] = 0x1; /* s_state: valid */
+	sb[0x3A] = 0x1;	 /* s_state: valid */
 	sb[0x36] = 0xFF; /* s_max_mnt_count -1: no count limit */
 	sb[0x37] = 0xFF;
 	sb[0x34] = 200; /* mounted 200 times */
