@@ -134,6 +134,21 @@ int cgroup_session_open(struct cgroup_driver *d, const char *user, const char *s
 int cgroup_sweep_orphans(struct cgroup_driver *d, bool (*is_live)(const char *session_id, void *),
 			 void *userdata, sbx_error *err);
 
+/* The placement warmer (cgroup_warm.c). Moving a process into a cgroup takes a global kernel
+ * lock whose first writer after a quiet spell waits for an RCU grace period (7-20 ms measured):
+ * a login's jail would pay it. The warmer is a small child process that re-enters its own cgroup
+ * every CGROUP_WARMER_INTERVAL_MS, which keeps that lock warm, until CGROUP_WARMER_LINGER_MS
+ * after the last poke. The listener pokes it when a connection arrives and when it has
+ * authenticated (its jail follows within a round trip or two); it is started on the first poke,
+ * and again after it lingered out. It exits when *warmer is freed (or its parent dies), and the
+ * parent reaps it like any child. No-op on test trees. Each second of warming costs ~6 ms of
+ * CPU (measured), so it lingers only a little. */
+#define CGROUP_WARMER_INTERVAL_MS 5
+#define CGROUP_WARMER_LINGER_MS 250
+struct cgroup_warmer;
+int cgroup_warmer_poke(const struct cgroup_driver *d, struct cgroup_warmer **warmer);
+void cgroup_warmer_free(struct cgroup_warmer *warmer);
+
 /* For sandboxctl sessions: calls fn once per existing session (in the primary hierarchy: memory
  * on v1/hybrid, the one tree on v2) with its stats; stops and returns fn's value if negative. */
 int cgroup_list_sessions(struct cgroup_driver *d,

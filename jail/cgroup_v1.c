@@ -1,8 +1,11 @@
 /* The cgroup v1 driver (also the limits half of the hybrid layout), through libcgroup.
  *
- * libcgroup creates the group in every controller's hierarchy (with the levels above it),
- * writes pids and cpu values, attaches tasks and deletes the group. Plain file I/O does the
- * rest, for these reasons:
+ * libcgroup checks the hierarchies at start-up, attaches tasks and changes the limits of a
+ * live session. Plain file I/O does the rest, for these reasons:
+ *  - creating and removing a session's groups: they are on every login's path, and
+ *    cgroup_create_cgroup() also chowns and chmods every file of every controller (a few hundred
+ *    system calls, 2-3 ms a login, measured) to give them the owners and modes they already
+ *    have; creation is mkdir of the missing levels and the values below, removal rmdir;
  *  - memory.limit_in_bytes and memory.memsw.limit_in_bytes: the kernel requires limit ≤ memsw at
  *    every moment, so which one is written first depends on whether the limit goes up or down,
  *    while libcgroup writes values in the order they were added; and memsw files are absent
@@ -127,7 +130,7 @@ static int lcg_build(const struct cgroup_session *s, bool session_level,
 	return 0;
 }
 
-/* The same values with file I/O, for test trees. */
+/* The same values with file I/O: a new session's, and every value on test trees. */
 static int files_write_values(const struct cgroup_session *s, const struct cgroup_limits *l,
 			      sbx_error *err)
 {
@@ -233,21 +236,11 @@ static int v1_create(struct cgroup_session *s, const struct cgroup_limits *l, sb
 	int r = memory_base_hierarchical(d, err);
 	if (r < 0)
 		return r;
-	if (d->libcgroup) {
-		_cleanup_(lcg_freep) struct cgroup *cg = NULL;
-		if ((r = lcg_build(s, true, l, &cg, err)) < 0)
+	for (int c = 0; c < CG_V1_N; c++)
+		if (d->v1_dir[c] && (r = mkdir_levels(d, d->v1_dir[c], s->user, s->id, err)) < 0)
 			return r;
-		int ret = cgroup_create_cgroup(cg, 0);
-		if (ret)
-			return lcg_fail(err, ret, "cgroup_create_cgroup");
-	} else {
-		for (int c = 0; c < CG_V1_N; c++)
-			if (d->v1_dir[c] &&
-			    (r = mkdir_levels(d, d->v1_dir[c], s->user, s->id, err)) < 0)
-				return r;
-		if ((r = files_write_values(s, l, err)) < 0)
-			return r;
-	}
+	if ((r = files_write_values(s, l, err)) < 0)
+		return r;
 	if (d->v2_dir && (r = mkdir_levels(d, d->v2_dir, s->user, s->id, err)) < 0)
 		return r;
 	return v1_write_memory(s->v1_path[CG_V1_MEMORY], l, err);
@@ -330,26 +323,14 @@ static int v1_remove(struct cgroup_session *s, sbx_error *err)
 	const struct cgroup_driver *d = s->d;
 	int r;
 	char path[PATH_MAX];
-	if (d->libcgroup) {
-		_cleanup_(lcg_freep) struct cgroup *cg = NULL;
-		if ((r = lcg_build(s, true, NULL, &cg, err)) < 0)
+	/* rmdir fails on a group with tasks: nothing is ever migrated to the parent. */
+	for (int c = 0; c < CG_V1_N; c++) {
+		if (!s->v1_path[c])
+			continue;
+		if ((r = cg_rmdir(d, s->v1_path[c], false, err)) < 0)
 			return r;
-		/* EMPTY_ONLY: never let libcgroup migrate a straggler to the parent. */
-		int ret = cgroup_delete_cgroup_ext(cg, CGFLAG_DELETE_EMPTY_ONLY);
-		if (ret && ret != ECGROUPNOTEXIST)
-			return lcg_fail(err, ret, "cgroup_delete_cgroup_ext");
-		_cleanup_(lcg_freep) struct cgroup *ucg = NULL;
-		if (lcg_build(s, false, NULL, &ucg, NULL) == 0)
-			cgroup_delete_cgroup_ext(ucg, CGFLAG_DELETE_EMPTY_ONLY);
-	} else {
-		for (int c = 0; c < CG_V1_N; c++) {
-			if (!s->v1_path[c])
-				continue;
-			if ((r = cg_rmdir(d, s->v1_path[c], false, err)) < 0)
-				return r;
-			snprintf(path, sizeof(path), "%s/%s/%s", d->v1_dir[c], d->base, s->user);
-			cg_rmdir(d, path, true, NULL);
-		}
+		snprintf(path, sizeof(path), "%s/%s/%s", d->v1_dir[c], d->base, s->user);
+		cg_rmdir(d, path, true, NULL);
 	}
 	if (s->v2_path) {
 		if ((r = cg_rmdir(d, s->v2_path, false, err)) < 0)

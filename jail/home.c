@@ -178,15 +178,24 @@ int home_ext4_super_parse(const unsigned char *sb, struct home_ext4_super *ret)
 		S_FREE_BLOCKS_COUNT_LO = 0xC,
 		S_FREE_INODES_COUNT = 0x10,
 		S_LOG_BLOCK_SIZE = 0x18,
+		S_MNT_COUNT = 0x34,
+		S_MAX_MNT_COUNT = 0x36,
 		S_MAGIC = 0x38,
+		S_STATE = 0x3A,
+		S_LASTCHECK = 0x40,
+		S_CHECKINTERVAL = 0x44,
 		S_FEATURE_INCOMPAT = 0x60,
 		S_FEATURE_RO_COMPAT = 0x64,
+		S_LAST_ORPHAN = 0xE8,
+		S_LASTCHECK_HI = 0x275,
 		S_BLOCKS_COUNT_HI = 0x150,
 		S_R_BLOCKS_COUNT_HI = 0x154,
 		S_FREE_BLOCKS_COUNT_HI = 0x158,
 		S_CHECKSUM = 0x3FC,
 	};
 	const uint32_t incompat_64bit = 0x80, ro_compat_metadata_csum = 0x400;
+	const uint32_t incompat_recover = 0x4, ro_compat_orphan_present = 0x10000;
+	const uint16_t state_valid = 0x1, state_error = 0x2, state_orphan = 0x4;
 
 	if ((sb[S_MAGIC] | sb[S_MAGIC + 1] << 8) != 0xEF53)
 		return -EUCLEAN;
@@ -209,11 +218,33 @@ int home_ext4_super_parse(const unsigned char *sb, struct home_ext4_super *ret)
 	}
 	s.inodes = le32(sb + S_INODES_COUNT);
 	s.free_inodes = le32(sb + S_FREE_INODES_COUNT);
+	uint16_t state = (uint16_t)(sb[S_STATE] | sb[S_STATE + 1] << 8);
+	s.clean_state = (state & state_valid) && !(state & (state_error | state_orphan));
+	s.needs_recovery = le32(sb + S_FEATURE_INCOMPAT) & incompat_recover;
+	s.orphans = le32(sb + S_LAST_ORPHAN) != 0 ||
+		    (le32(sb + S_FEATURE_RO_COMPAT) & ro_compat_orphan_present);
+	s.mount_count = (uint32_t)(sb[S_MNT_COUNT] | sb[S_MNT_COUNT + 1] << 8);
+	int16_t max = (int16_t)(sb[S_MAX_MNT_COUNT] | sb[S_MAX_MNT_COUNT + 1] << 8);
+	s.max_mount_count = max > 0 ? (uint32_t)max : 0;
+	s.last_check = le32(sb + S_LASTCHECK) | (uint64_t)sb[S_LASTCHECK_HI] << 32;
+	s.check_interval = le32(sb + S_CHECKINTERVAL);
 	if (s.blocks == 0 || s.inodes == 0 || s.free_blocks > s.blocks ||
 	    s.free_inodes > s.inodes || s.reserved_blocks > s.blocks)
 		return -EUCLEAN;
 	*ret = s;
 	return 0;
+}
+
+bool home_ext4_super_clean(const struct home_ext4_super *sb, int64_t now)
+{
+	if (!sb->clean_state || sb->needs_recovery || sb->orphans)
+		return false;
+	if (sb->max_mount_count && sb->mount_count >= sb->max_mount_count)
+		return false;
+	if (sb->check_interval && (now < (int64_t)sb->last_check ||
+				   (uint64_t)(now - (int64_t)sb->last_check) >= sb->check_interval))
+		return false;
+	return true;
 }
 
 int home_open_root_dir(int dirfd, const char *path, mode_t mode, bool create, bool mode_exact,

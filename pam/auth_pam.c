@@ -211,6 +211,37 @@ int auth_pam_start(const struct auth_pam_params *params, struct auth_pam **ret, 
 	return 0;
 }
 
+static int preload_conv(int n, const struct pam_message **msg, struct pam_response **resp,
+			void *appdata)
+{
+	return PAM_CONV_ERR; /* the preload handle never authenticates anyone */
+}
+
+int auth_pam_preload(const char *service, sbx_error *err)
+{
+	static const struct pam_conv conv = {.conv = preload_conv};
+	pam_handle_t *handle = NULL;
+	if (!service || !*service)
+		return sbx_error_set(err, EINVAL, "PAM service name is required");
+	int status = pam_start(service, NULL, &conv, &handle);
+	if (status != PAM_SUCCESS) {
+		int r = sbx_error_set(err, pam_setup_errno(status), "pam_start(%s): %s", service,
+				      pam_strerror(handle, status));
+		if (handle)
+			pam_end(handle, status);
+		return r;
+	}
+	/* Deliberately never ended: pam_end would unload the modules again. Kept reachable, so
+	 * that a leak checker does not take it for a leak. */
+	static pam_handle_t *preloaded[4];
+	for (size_t i = 0; i < sizeof(preloaded) / sizeof(preloaded[0]); i++)
+		if (!preloaded[i]) {
+			preloaded[i] = handle;
+			break;
+		}
+	return 0;
+}
+
 void auth_pam_set_conv(struct auth_pam *pam, auth_conv_fn conv, void *userdata)
 {
 	if (!pam)

@@ -38,6 +38,11 @@ struct auth_pam_params {
 int auth_pam_start(const struct auth_pam_params *params, struct auth_pam **ret, sbx_error *err);
 /* The conversation callback can be switched between steps (password vs kbd-interactive). */
 void auth_pam_set_conv(struct auth_pam *pam, auth_conv_fn conv, void *userdata);
+/* Loads the modules of `service` into this process, for good: pam_start dlopen()s every module
+ * of every stack (and their libraries), and processes forked from this one then find them mapped
+ * already. Nothing is authenticated and the handle is never used again. A later call with
+ * another service loads that one's as well. */
+int auth_pam_preload(const char *service, sbx_error *err);
 /* 0 on success, -EACCES on any failure with the message "authentication failed", the same for
  * an unknown user and a wrong password (PAM's reason: auth_pam_last_status/_last_log). Also
  * refused: a module that changed PAM_USER. */

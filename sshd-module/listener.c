@@ -88,6 +88,7 @@ struct listener {
 	struct refusal_log *refusals;
 	struct startups_pending pending[LISTENER_MAX_CHILDREN]; /* scratch for startups_decide */
 	size_t pending_child[LISTENER_MAX_CHILDREN];
+	struct cgroup_warmer *warmer; /* keeps cgroup placement fast while logins arrive */
 };
 
 static uint64_t listener_now_ms(void)
@@ -363,6 +364,9 @@ static void listener_accept(struct listener *l, int lsock, int sfd)
 		return;
 	}
 	listener_new_session_id(conn.session_id, sizeof(conn.session_id));
+	/* Before the fork: the warmer's first write waits out the grace period while this
+	 * connection does its key exchange and authentication. */
+	cgroup_warmer_poke(l->runtime->cgroups, &l->warmer);
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_error("fork: %m");
@@ -380,6 +384,8 @@ static void listener_accept(struct listener *l, int lsock, int sfd)
 		for (size_t i = 0; i < l->n_children; i++)
 			if (l->children[i].startup_fd >= 0)
 				close(l->children[i].startup_fd);
+		cgroup_warmer_free(l->warmer); /* this process's copy only */
+		l->warmer = NULL;
 		conn.startup_fd = sp[1];
 		sigset_t none;
 		sigemptyset(&none);
@@ -538,6 +544,8 @@ static void listener_reap(struct listener *l)
 
 static void listener_startup_done(struct listener *l, size_t i)
 {
+	/* Authenticated (or gone): a jail is likely to be placed within a round trip or two. */
+	cgroup_warmer_poke(l->runtime->cgroups, &l->warmer);
 	if (listener_startup_read(l, &l->children[i]))
 		listener_status(l);
 }
@@ -626,6 +634,8 @@ static void listener_stop(struct listener *l)
 		kill(l->children[i].pid, SIGKILL);
 	while (l->n_children > 0 && waitpid(-1, NULL, 0) > 0)
 		listener_reap(l);
+	cgroup_warmer_free(l->warmer);
+	l->warmer = NULL;
 	log_info("stopped");
 	audit_emitf(l->runtime->audit, AUDIT_DAEMON_STOP, NULL);
 	audit_flush(l->runtime->audit);

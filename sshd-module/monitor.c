@@ -7,6 +7,8 @@
 #include "sshd-module/net_child.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -70,8 +72,28 @@ int monitor_send(struct monitor *m, struct wire_msg *msg)
 	return r;
 }
 
+uint64_t monitor_usec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+void monitor_timing(const struct monitor *m, const char *fmt, ...)
+{
+	if (!log_enabled(LOG_LEVEL_DEBUG))
+		return;
+	char line[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_debug("timing %s %s", m->conn->session_id, line);
+}
+
 void monitor_mark_authenticated(struct monitor *m)
 {
+	monitor_timing(m, "auth_done=%llu", (unsigned long long)monitor_usec());
 	m->state = MONITOR_AUTHENTICATED;
 	m->authenticated = true;
 	monitor_grace_active = 0;
@@ -119,7 +141,9 @@ static int monitor_fork_net_child(struct monitor *m, const struct hostkeys *keys
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		/* Only the monitor may tell the listener that the client authenticated. */
+		/* Only the monitor may tell the listener that the client authenticated; and the
+		 * listener counts the connection as authenticating until the pipe's last writer
+		 * closes it, which must not be this child at the end of the session. */
 		if (m->conn->startup_fd >= 0)
 			close(m->conn->startup_fd);
 		/* The network child never outlives its monitor. */

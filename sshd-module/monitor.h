@@ -151,6 +151,13 @@ void monitor_session_end(struct monitor *m);
 
 /* Monotonic seconds, for the session clocks. */
 time_t monitor_now(void);
+/* CLOCK_MONOTONIC in microseconds; the same clock inside every jail. */
+uint64_t monitor_usec(void);
+/* A debug-level "timing" line: "timing SESSION-ID " + the formatted rest, e.g. "spawn
+ * begin=T end=T" in monitor_usec() units. The benchmarks (tests/bench/jail_bench.sh) read them to
+ * measure what the server does between authentication and the payload's first instruction. */
+void monitor_timing(const struct monitor *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* Sends a message to the network child; failures end the connection. */
 int monitor_send(struct monitor *m, struct wire_msg *msg);
 /* Marks the connection authenticated (login grace ends, MaxStartups slot freed). */

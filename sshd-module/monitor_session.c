@@ -162,6 +162,7 @@ static const char *session_refusal(struct monitor *m, const struct policy_effect
 int monitor_session_open(struct monitor *m, struct wire_msg *req)
 {
 	sbx_error err = {0};
+	uint64_t t_begin = monitor_usec(), t_cgroup = 0, t_home = 0, t_done = 0;
 	int r = session_load_user(m, &err);
 	struct policy_effective eff;
 	/* Counting sessions and adding this one happen under the host's lock (when MaxLogins is
@@ -214,11 +215,16 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 	snprintf(rec.user, sizeof(rec.user), "%s", m->user.name);
 	snprintf(rec.remote, sizeof(rec.remote), "%s", m->conn->remote_addr);
 	r = m->registry_fd = session_registry_add(m->cfg->runtime_directory, &rec, &err);
-	if (r >= 0)
+	if (r >= 0) {
+		t_cgroup = monitor_usec();
 		r = cgroup_session_create(m->runtime->cgroups, m->user.name, m->conn->session_id,
 					  &m->limits.cgroup, &m->cgroup, &err);
-	if (r >= 0)
+	}
+	if (r >= 0) {
+		t_home = monitor_usec();
 		r = session_attach_home(m, &eff, &err);
+		t_done = monitor_usec();
+	}
 	if (r < 0 && err.code == EUCLEAN) {
 		/* A damaged home image: the student is told plainly; nothing is reformatted. */
 		log_error("session for %s refused: %s", m->user.name, err.msg);
@@ -242,7 +248,11 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 		    "SANDBOX_LIMITS", m->limit_sources, NULL);
 	log_info("session %s opened for %s from %s", m->conn->session_id, m->user.name,
 		 m->conn->remote_addr);
-	return session_answer(m, true, NULL);
+	r = session_answer(m, true, NULL);
+	monitor_timing(m, "session_open begin=%llu end=%llu cgroup_us=%llu home_us=%llu",
+		       (unsigned long long)t_begin, (unsigned long long)monitor_usec(),
+		       (unsigned long long)(t_home - t_cgroup), (unsigned long long)(t_done - t_home));
+	return r;
 }
 
 static struct monitor_channel *channel_find(struct monitor *m, uint32_t id)
@@ -320,7 +330,10 @@ int monitor_channel_spawn(struct monitor *m, struct wire_msg *req)
 	audit_emitf(m->runtime->audit, AUDIT_EXEC, "SANDBOX_USER", m->user.name, "SANDBOX_SESSION",
 		    m->conn->session_id, "SANDBOX_CHANNEL", chan, "SANDBOX_KIND", kinds[sr.kind],
 		    "SANDBOX_COMMAND", sr.command, NULL);
+	uint64_t t_begin = monitor_usec();
 	r = session_spawn(m, &sr, &res, &err);
+	monitor_timing(m, "spawn begin=%llu end=%llu", (unsigned long long)t_begin,
+		       (unsigned long long)monitor_usec());
 	if (r < 0) {
 		log_error("session %s: cannot start channel %u: %s", m->conn->session_id, id,
 			  err.msg);
@@ -615,6 +628,7 @@ static void session_keep_recording(struct monitor *m, struct monitor_channel *c)
 
 static void channel_finish(struct monitor *m, struct monitor_channel *c)
 {
+	uint64_t t_begin = monitor_usec();
 	struct jail_report rep = {0};
 	sbx_error err = {0};
 	struct cgroup_stats after = {0};
@@ -676,6 +690,8 @@ static void channel_finish(struct monitor *m, struct monitor_channel *c)
 	monitor_send(m, &evt);
 	jail_run_free(c->run);
 	session_keep_recording(m, c);
+	monitor_timing(m, "channel_done channel=%u begin=%llu end=%llu", c->id,
+		       (unsigned long long)t_begin, (unsigned long long)monitor_usec());
 	*c = (struct monitor_channel){0};
 }
 
@@ -795,6 +811,7 @@ int monitor_session_clocks(struct monitor *m)
 
 void monitor_session_end(struct monitor *m)
 {
+	uint64_t t_begin = monitor_usec(), t_home = 0, t_cgroup = 0, t_done = 0;
 	for (size_t i = 0; i < MONITOR_MAX_CHANNELS; i++) {
 		struct monitor_channel *c = &m->channels[i];
 		if (c->used) {
@@ -810,8 +827,10 @@ void monitor_session_end(struct monitor *m)
 		recording_close(m->ended_recs[i].rec);
 		m->ended_recs[i].rec = NULL;
 	}
+	t_home = monitor_usec();
 	home_detach(m->home); /* after every jail is gone: the last session unmounts */
 	m->home = NULL;
+	t_cgroup = monitor_usec();
 	if (m->cgroup) {
 		sbx_error err = {0};
 		if (cgroup_session_destroy(m->cgroup, &err) < 0)
@@ -819,6 +838,7 @@ void monitor_session_end(struct monitor *m)
 		cgroup_session_free(m->cgroup);
 		m->cgroup = NULL;
 	}
+	t_done = monitor_usec();
 	if (m->registry_fd >= 0) {
 		session_registry_remove(m->cfg->runtime_directory, m->conn->session_id,
 					m->registry_fd);
@@ -833,8 +853,15 @@ void monitor_session_end(struct monitor *m)
 		auth_pam_end(m->pam);
 		m->pam = NULL;
 	}
-	if (m->state == MONITOR_SESSION)
+	if (m->state == MONITOR_SESSION) {
 		log_info("session %s closed for %s", m->conn->session_id, m->user.name);
+		monitor_timing(m, "session_end begin=%llu jails_us=%llu home_us=%llu cgroup_us=%llu "
+			       "end=%llu", (unsigned long long)t_begin,
+			       (unsigned long long)(t_home - t_begin),
+			       (unsigned long long)(t_cgroup - t_home),
+			       (unsigned long long)(t_done - t_cgroup),
+			       (unsigned long long)monitor_usec());
+	}
 	audit_session_end(m->runtime->audit, m->conn->session_id);
 	audit_flush(m->runtime->audit);
 	free(m->auth_user);

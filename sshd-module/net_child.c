@@ -88,6 +88,44 @@ static void net_set_keepalive(const struct sbx_config *cfg, int sock)
 	setsockopt(sock, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
+/* A login is a dozen small request/reply round trips, and two delays of TCP would each hold
+ * one of them for up to 40 ms (measured: a third of a login): Nagle's algorithm holding our
+ * reply until the previous one is acknowledged, and the client's Nagle holding its second
+ * back-to-back packet (KEXINIT then ECDH_INIT, NEWKEYS then SERVICE_REQUEST) until we
+ * acknowledge the first, which a delayed ACK postpones. So no Nagle here, and the ACK of what
+ * libssh read is pushed out before every wait (TCP_QUICKACK does not stay set). Both fail
+ * harmlessly on the inetd relay's socketpair. */
+static void net_socket_nodelay(int sock)
+{
+	int on = 1;
+	setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+static void net_socket_push_ack(int sock)
+{
+	int on = 1;
+	setsockopt(sock, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof(on));
+}
+
+/* The key exchange, driven here rather than inside libssh so that ACKs are pushed between its
+ * packets; libssh is put back into blocking mode afterwards. */
+static int net_key_exchange(ssh_session session, int sock)
+{
+	ssh_set_blocking(session, 0);
+	int r;
+	while ((r = ssh_handle_key_exchange(session)) == SSH_AGAIN) {
+		net_socket_push_ack(sock);
+		short events = POLLIN;
+		if (ssh_get_poll_flags(session) & SSH_WRITE_PENDING)
+			events |= POLLOUT;
+		struct pollfd p = {.fd = sock, .events = events};
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			break;
+	}
+	ssh_set_blocking(session, 1);
+	return r;
+}
+
 /* A PAM conversation left waiting in the monitor is ended before another method is tried. */
 static void net_cancel_kbdint(struct net_child *net)
 {
@@ -339,6 +377,7 @@ static void net_loop(struct net_child *net)
 		pfd[n] = (struct pollfd){.fd = net->mon, .events = POLLIN};
 		owner[n++] = NULL;
 		n = net_channels_pollfds(net, pfd, owner, n);
+		net_socket_push_ack(ssh_fd);
 		int r = poll(pfd, n, timeout_ms);
 		if (r < 0 && errno != EINTR)
 			net_fatal("poll failed");
@@ -400,6 +439,7 @@ void net_child_run(const struct sbx_config *cfg, const struct hostkeys *keys, in
 		ssh_bind_options_set(bind, SSH_BIND_OPTIONS_LOG_VERBOSITY, &verbosity);
 	}
 	net_set_keepalive(cfg, sock);
+	net_socket_nodelay(sock);
 	net_drop_privileges(cfg);
 
 	if (ssh_bind_accept_fd(bind, session, sock) != SSH_OK)
@@ -417,7 +457,7 @@ void net_child_run(const struct sbx_config *cfg, const struct hostkeys *keys, in
 	ssh_set_server_callbacks(session, &net.server_cb);
 	ssh_set_message_callback(session, net_on_message, &net);
 
-	if (ssh_handle_key_exchange(session) != SSH_OK) {
+	if (net_key_exchange(session, sock) != SSH_OK) {
 		log_debug("key exchange failed: %s", ssh_get_error(session));
 		_exit(1);
 	}

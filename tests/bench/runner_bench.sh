@@ -1,22 +1,38 @@
-#!/bin/sh
-# Benchmark of sandbox-python against Debian's /usr/bin/python3.11 (not part of `make check`).
-# Usage: runner_bench.sh [./sandbox-python] [OTHER-RUNNER-BUILD]
-# Prints hyperfine medians and the ratio runner/python3.11 for: start-up (-c pass), a pure
-# Python loop, a loop raising a hot audit event (builtins.id), and write-mode open() calls (the
-# policy's path check). A second runner build (e.g. linked against the shared libpython) is
-# measured alongside when given. Each hyperfine has 10 to 30 runs and a time bound; the
-# "RESULT" lines (name, ours, reference, unit) are for tests/bench/run.sh.
-set -eu
-runner=$(realpath "${1:-./sandbox-python}")
-other=${2:+$(realpath "$2")}
-py=/usr/bin/python3.11
-command -v hyperfine >/dev/null || { echo "hyperfine is not installed (apt-get install hyperfine)"; exit 1; }
+#!/bin/bash
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+# sandbox-python against Debian's python3 (not a test; run by `make bench` as root, or alone:
+# `make bench-runner`). Usage: runner_bench.sh [./sandbox-python]
+#
+#   in the jail  `python -c pass` run by a shell inside one of our jails (jail-run: the jail the
+#                daemon builds, seccomp filter included) vs `python3 -c pass` run by a shell on
+#                the host; each shell times its own command (loopserve.py), rounds alternate
+#   overhead     the runner (audit hook + its own seccomp filter, outside a jail) vs
+#                /usr/bin/python3.11 -E -s (the runner's own search path: the program's
+#                folder first, no user site, no PYTHON* variables) on three programs: 20 000 write-mode open() calls
+#                (every one a path check), importing 40 stdlib modules, a loop of arithmetic;
+#                in CPU time (user + system, start-up included), which other work on a shared
+#                machine disturbs far less than wall time
+#   start-up     `-c pass`, outside a jail (for reference)
+# The idle runner's memory is measured with the sessions of ssh_bench.sh.
+#
+# Environment: RUNS (rounds, default 20).
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+exec </dev/null
+RUNS=${RUNS:-20}
+RUNNER=$(realpath "${1:-$SANDBOX_PYTHON}")
+JAIL_RUN="$top_builddir/tests/jail/jail-run"
+PY3=/usr/bin/python3
 
-work=$(mktemp -d /tmp/runner-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-export HOME="$work"
+bench_init runner
+[ -x "$RUNNER" ] || bench_die "no runner at $RUNNER"
+[ -x "$JAIL_RUN" ] || bench_die "no $JAIL_RUN (make tests/jail/jail-run)"
+export HOME=$T
 
-cat >"$work/loop.py" <<'PY'
+U=sbxb${TAG}r
+bench_user "$U"
+W=$T/work
+mkdir -m 0755 "$W"
+cat >"$W/loop.py" <<'PY'
 def work(n):
     s = 0
     d = {}
@@ -25,14 +41,16 @@ def work(n):
         d[i & 255] = s
         s ^= len(str(i))
     return s
-work(2_000_000)
+work(1_000_000)
 PY
-cat >"$work/hot.py" <<'PY'
-x = object()
-for _ in range(1_000_000):
-    id(x)
+cat >"$W/imports.py" <<'PY'
+import argparse, ast, base64, bisect, calendar, collections, csv, dataclasses, datetime
+import decimal, difflib, email.message, enum, fractions, functools, gettext, glob, gzip
+import hashlib, heapq, html.parser, inspect, ipaddress, itertools, json, logging, pathlib
+import pickle, pprint, random, re, shlex, statistics, string, tarfile, textwrap, typing
+import unittest, uuid, zipfile
 PY
-cat >"$work/opens.py" <<'PY'
+cat >"$W/opens.py" <<'PY'
 import os
 p = os.path.join(os.environ["HOME"], "f.txt")
 for _ in range(20_000):
@@ -40,37 +58,35 @@ for _ in range(20_000):
         pass
 PY
 
-bench() { # name, then commands
-	name=$1
-	shift
-	timeout -k 5 300 hyperfine -N --warmup 3 --min-runs 10 --max-runs 30 --style none \
-		--export-json "$work/$name.json" "$@" >/dev/null 2>&1 ||
-		timeout -k 5 300 hyperfine --warmup 3 --min-runs 10 --max-runs 30 --style none \
-			--export-json "$work/$name.json" "$@" >/dev/null
-	"$py" - "$work/$name.json" "$name" <<'PY'
-import json, sys
-res = json.load(open(sys.argv[1]))["results"]
-base = res[0]["median"]
-for r in res:
-    print(f"{sys.argv[2]:8} {r['median'] * 1000:9.1f} ms  x{r['median'] / base:5.2f}  {r['command']}")
-for r in res[1:]:
-    print(f"RESULT\trunner: {sys.argv[2]} ({r['command'].split()[0].rsplit('/', 1)[-1]} vs python3.11)"
-          f"\t{r['median'] * 1000:.1f}\t{base * 1000:.1f}\tms (median)")
-PY
-}
+# ---- python -c pass inside our jail vs bare python3 ----
+# The jail's shell runs the runner as the daemon does (`ssh host python -c pass`: the runner
+# gets "-- python -c pass"), with the runner's report channel as fd 3.
+JAIL_SHELL="$JAIL_RUN --user $U --extra-fd --bind $RUNNER:/opt/sandboxd/sandbox-python -- /bin/bash -c \$LOOP"
+"$PY" "$BENCH_DIR/loopserve.py" --runs "$RUNS" --warmup 3 \
+	"jail=$JAIL_SHELL=>/opt/sandboxd/sandbox-python -- python -c pass" \
+	"bare=/bin/bash -c \$LOOP=>$PY3 -c pass" >"$T/jail.stat" 2>"$T/jail.err" ||
+	bench_die "python in the jail: $(tail -n 5 "$T/jail.err")"
+cat "$T/jail.stat"
+read -r j_med j_min j_max j_n j_f < <(stat_of "$T/jail.stat" jail)
+read -r b_med b_min b_max b_n b_f < <(stat_of "$T/jail.stat" bare)
+bench_result runner.jail "python -c pass inside our jail vs bare python3 -c pass" ms \
+	"$j_med $j_min $j_max" "python3" "$b_med $b_min $b_max" "$j_n" "ratio<=1.30" $((j_f + b_f)) \
+	"timed by a shell inside the jail / on the host"
 
-run_all() { # label, script-or-code args...
-	name=$1
-	shift
-	if [ -n "$other" ]; then
-		bench "$name" "$py $*" "$runner -- python $*" "$other -- python $*"
-	else
-		bench "$name" "$py $*" "$runner -- python $*"
-	fi
+# ---- the runner's own overhead: hook and seccomp, outside a jail ----
+micro() { # ID LABEL TARGET SCRIPT-ARGS...
+	local id=$1 label=$2 target=$3
+	shift 3
+	interleave --runs "$RUNS" --warmup 2 --timeout 120 --cpu \
+		"runner=$RUNNER -- python $*" "python3=$PY -E -s $*" >"$T/$id.stat"
+	cat "$T/$id.stat"
+	read -r r_med r_min r_max r_n r_f < <(stat_of "$T/$id.stat" runner)
+	read -r p_med p_min p_max p_n p_f < <(stat_of "$T/$id.stat" python3)
+	bench_result "$id" "$label" ms "$r_med $r_min $r_max" "python3.11" "$p_med $p_min $p_max" \
+		"$r_n" "$target" $((r_f + p_f)) ""
 }
-
-echo "ratios are against the first line ($py)"
-run_all startup -I -c pass
-run_all loop "$work/loop.py"
-run_all hot "$work/hot.py"
-run_all opens "$work/opens.py"
+micro runner.open "runner overhead (CPU): 20 000 write-mode open() (hook path checks + seccomp)" \
+	"ratio<=1.10" "$W/opens.py"
+micro runner.import "runner overhead (CPU): importing 40 stdlib modules" "ratio<=1.03" "$W/imports.py"
+micro runner.arith "runner overhead (CPU): arithmetic loop" "ratio<=1.03" "$W/loop.py"
+micro runner.startup "runner start-up, -c pass, outside a jail (CPU time)" "info" -c pass

@@ -1,383 +1,236 @@
 #!/bin/bash
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
-# End to end against OpenSSH (not a test; run by `make bench` as root): `ssh host run hello.py`
-# and `ssh host python3 -c pass` through our sandboxd (jail + sandbox-python) and through
-# Debian's sshd (the user's shell + /usr/bin/python3.11), both servers started here on 127.0.0.1
-# with random ports and measured in the same run. Every ssh is a full login (no ControlMaster),
-# public-key auth, PAM on both sides. Also: per-connection server memory (RSS and PSS of the
-# server-side processes during a 3 s session) and, unless BENCH_CONCURRENT=0, 20 concurrent
-# logins. Prints medians and the ratio sandboxd/sshd; never fails on a number.
+# Logins end to end against OpenSSH (not a test; run by `make bench` as root). Our sandboxd and
+# Debian's sshd, stock and tuned (lib.sh: sshd_start), run side by side on 127.0.0.1 and every
+# measurement alternates between them (interleave.py). Every ssh is a full login with the stock
+# OpenSSH client (no ControlMaster); the key exchange is whatever client and server negotiate.
 #
-# Environment: top_srcdir, top_builddir (default: this tree), RUNS (hyperfine runs, default 20),
-# CONC (concurrent logins, default 20), BENCH_KEEP=1 keeps the temp dir.
-set -u
-export LC_ALL=C
+#   login        `ssh host help` (ours) vs `ssh host true` (sshd), publickey
+#   first output `ssh host run hello.py` to its first byte vs sshd's ForceCommand python3 hello.py
+#   password     our password login vs our publickey login (both through sshpass)
+#   server CPU   per login, from the listeners' own and reaped children's CPU time
+#   memory       per idle session: our monitor + network child + jail init vs sshd's two
+#                processes; the idle runner vs the idle python3 of the sshd session
+#
+# Environment: RUNS (rounds, default 20), CPU_LOGINS (default 40), MEM_SESSIONS (default 10).
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 exec </dev/null
-
-top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-top_builddir=${top_builddir:-$top_srcdir}
-SANDBOXD=${SANDBOXD:-$top_builddir/sandboxd}
-SANDBOX_PYTHON=${SANDBOX_PYTHON:-$top_builddir/sandbox-python}
-SSHD=${SSHD:-/usr/sbin/sshd}
-PY=/usr/bin/python3.11
 RUNS=${RUNS:-20}
-CONC=${CONC:-20}
-BENCH_CONCURRENT=${BENCH_CONCURRENT:-1}
-# Every single ssh, and every hyperfine invocation, is bounded in time.
-SSH_TIMEOUT=30
-HF_TIMEOUT=$((RUNS * 15 + 60))
+CPU_LOGINS=${CPU_LOGINS:-40}
+MEM_SESSIONS=${MEM_SESSIONS:-10}
 
-die() {
-	echo "ssh_bench: $*" >&2
-	exit 1
+bench_init ssh
+bench_need sshpass "$SSHD"
+[ -x "$SANDBOXD" ] || bench_die "no server binary at $SANDBOXD"
+[ -x "$SANDBOX_PYTHON" ] || bench_die "no runner at $SANDBOX_PYTHON"
+
+PW=$(head -c 64 /dev/urandom | tr -dc 'A-Za-z0-9' | head -c 16)
+U=sbxb${TAG}u  # publickey and password
+UF=sbxb${TAG}f # sshd's ForceCommand python3 hello.py
+bench_user "$U" "$PW"
+bench_user "$UF"
+
+sbx_start
+sbx_policy "sessions=$((MEM_SESSIONS + 5))"
+sshd_start stock
+sshd_start tuned
+
+OURS=$(ssh_cmd "$SBX_PORT" "$U")
+STOCK=$(ssh_cmd "$SSHD_PORT_stock" "$U")
+TUNED=$(ssh_cmd "$SSHD_PORT_tuned" "$U")
+# shellcheck disable=SC2086
+{
+	bench_check "sandboxd run hello.py" hello $OURS run hello.py
+	bench_check "sshd (stock) true" "" $STOCK true
+	bench_check "sshd (tuned) true" "" $TUNED true
+	bench_check "sshd ForceCommand" hello $(ssh_cmd "$SSHD_PORT_stock" "$UF")
+	bench_check "sandboxd password" "hello" $(ssh_pw_cmd "$SBX_PORT" "$U" "$PW") run hello.py
 }
+echo "negotiated: sandboxd: $(ssh_negotiated "$OURS" help)"
+echo "            sshd stock: $(ssh_negotiated "$STOCK" true)"
+echo "            sshd tuned: $(ssh_negotiated "$TUNED" true)"
 
-[ "$(id -u)" = 0 ] || die "needs root (throwaway user, /etc/pam.d, the servers)"
-for t in hyperfine ssh ssh-keygen useradd userdel timeout "$PY" "$SSHD"; do
-	command -v "$t" >/dev/null || die "missing tool: $t (Debian: hyperfine, openssh-client, openssh-server)"
-done
-[ -x "$SANDBOXD" ] || die "no server binary at $SANDBOXD"
-[ -x "$SANDBOX_PYTHON" ] || die "no runner at $SANDBOX_PYTHON"
+# ---- login latency ----
+interleave --runs "$RUNS" --warmup 2 \
+	"ours=$OURS help" "stock=$STOCK true" "tuned=$TUNED true" >"$T/login.stat"
+cat "$T/login.stat"
+read -r o_med o_min o_max o_n o_f < <(stat_of "$T/login.stat" ours)
+read -r s_med s_min s_max s_n s_f < <(stat_of "$T/login.stat" stock)
+read -r t_med t_min t_max t_n t_f < <(stat_of "$T/login.stat" tuned)
+bench_result login.stock "publickey login: ssh host help vs stock sshd's ssh host true" ms \
+	"$o_med $o_min $o_max" "sshd stock" "$s_med $s_min $s_max" "$o_n" "ratio<=0.50" \
+	$((o_f + s_f)) "stock client; ours curve25519, sshd sntrup761x25519"
+bench_result login.tuned "publickey login: ssh host help vs tuned sshd's ssh host true" ms \
+	"$o_med $o_min $o_max" "sshd tuned" "$t_med $t_min $t_max" "$o_n" "ratio<=1.10" \
+	$((o_f + t_f)) "tuned: curve25519-sha256, TCP_NODELAY"
 
-T=$(mktemp -d /tmp/sbxbench-ssh.XXXXXX) || die mktemp
-chmod 0755 "$T"
-mkdir -m 0755 "$T/empty" "$T/policy"
-U=""
-USERS=()
-SBX_PID=""
-SSHD_PID=""
-PAM_SERVICE="sandboxd-bench-$$"
-PAM_FILE="/etc/pam.d/$PAM_SERVICE"
-MADE_RUN_SSHD=0
-BG_PIDS=()
+# ---- first output of a program ----
+interleave --runs "$RUNS" --warmup 1 --first-output \
+	"ours=$OURS run hello.py" "stock=$(ssh_cmd "$SSHD_PORT_stock" "$UF")" \
+	"tuned=$(ssh_cmd "$SSHD_PORT_tuned" "$UF")" >"$T/first.stat"
+cat "$T/first.stat"
+read -r o_med o_min o_max o_n o_f < <(stat_of "$T/first.stat" ours)
+read -r s_med s_min s_max s_n s_f < <(stat_of "$T/first.stat" stock)
+read -r t_med t_min t_max t_n t_f < <(stat_of "$T/first.stat" tuned)
+bench_result first.stock "ssh host run hello.py to first output vs stock sshd ForceCommand python3" ms \
+	"$o_med $o_min $o_max" "sshd stock" "$s_med $s_min $s_max" "$o_n" "ratio<=0.55" \
+	$((o_f + s_f)) "jail + sandbox-python vs the user's shell + python3"
+bench_result first.tuned "ssh host run hello.py to first output vs tuned sshd ForceCommand python3" ms \
+	"$o_med $o_min $o_max" "sshd tuned" "$t_med $t_min $t_max" "$o_n" "info" $((o_f + t_f)) ""
 
-stop_pid() { # PID: TERM, up to 5 s, then KILL; reaps it
-	local p=$1 i
-	[ -n "$p" ] || return 0
-	kill -TERM "$p" 2>/dev/null
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$p" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$p" 2>/dev/null
-	wait "$p" 2>/dev/null
+# ---- password login ----
+interleave --runs "$RUNS" --warmup 1 \
+	"ours-password=$(ssh_pw_cmd "$SBX_PORT" "$U" "$PW") help" \
+	"ours-publickey=sshpass -p $PW $OURS help" \
+	"stock-password=$(ssh_pw_cmd "$SSHD_PORT_stock" "$U" "$PW") true" \
+	"stock-publickey=sshpass -p $PW $STOCK true" >"$T/password.stat"
+cat "$T/password.stat"
+read -r p_med p_min p_max p_n p_f < <(stat_of "$T/password.stat" ours-password)
+read -r k_med k_min k_max k_n k_f < <(stat_of "$T/password.stat" ours-publickey)
+bench_result password.ours "password login vs our publickey login (both via sshpass)" ms \
+	"$p_med $p_min $p_max" "ours publickey" "$k_med $k_min $k_max" "$p_n" "ratio<=1.30" \
+	$((p_f + k_f)) "pam_unix, yescrypt hash"
+read -r p_med p_min p_max p_n p_f < <(stat_of "$T/password.stat" stock-password)
+read -r k_med k_min k_max k_n k_f < <(stat_of "$T/password.stat" stock-publickey)
+bench_result password.sshd "stock sshd: password login vs its publickey login" ms \
+	"$p_med $p_min $p_max" "sshd publickey" "$k_med $k_min $k_max" "$p_n" "info" \
+	$((p_f + k_f)) "for reference"
+
+# ---- server CPU per login ----
+# The listener's CPU time plus that of every process it reaped (utime, stime, cutime, cstime of
+# /proc/PID/stat): each connection process reaps its network child and its jails' init, and each
+# init reaps the payload, so after the connection process is reaped this is all the server-side
+# CPU of the login, the student's program included; the payload's own CPU (init's report, in
+# the "channel ... ended" log line) is subtracted. Kernel work done later in kernel threads
+# (network namespace and cgroup teardown) is not seen by any process and not counted. The
+# counters tick at 10 ms, so logins are measured in batches and divided.
+listener_cpu_ms() { # PID: utime+stime+cutime+cstime in ms
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13 + $14 + $15) * 1000 / hz }' \
+		"/proc/$1/stat"
 }
-
-cleanup() {
-	local rc=$? p pids u
-	set +e
-	for p in "${BG_PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	stop_pid "$SBX_PID"
-	stop_pid "$SSHD_PID"
-	for u in "${USERS[@]}"; do
-		pids=$(ps -o pid= -u "$u" 2>/dev/null | tr -d ' ')
-		# shellcheck disable=SC2086
-		[ -n "$pids" ] && kill -KILL $pids 2>/dev/null
-	done
-	[ "${#USERS[@]}" -gt 0 ] && sleep 0.2
-	for u in "${USERS[@]}"; do
-		userdel -r -f "$u" >/dev/null 2>&1 || userdel -f "$u" >/dev/null 2>&1
-		rm -rf "/home/${u:?}"
-	done
-	rm -f "$PAM_FILE"
-	[ "$MADE_RUN_SSHD" = 1 ] && rmdir /run/sshd 2>/dev/null
-	if [ "$rc" != 0 ]; then
-		for f in sandboxd.log sshd.log; do
-			[ -s "$T/$f" ] && { echo "# ---- $f (last 20 lines) ----"; tail -n 20 "$T/$f" | sed 's/^/# /'; }
-		done
-	fi
-	if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "# kept $T"; else rm -rf "$T"; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-free_port() {
-	"$PY" - <<'EOF'
-import random, socket
-for _ in range(200):
-    port = random.randint(20000, 60000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(port)
-    break
-EOF
-}
-
-port_open() {
-	"$PY" -c 'import socket,sys
-s = socket.socket(); s.settimeout(1)
-sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)' "$1" 2>/dev/null
-}
-
-wait_listen() { # PID PORT LOG: 10 s at most
+wait_no_children() { # PID: until every connection process was reaped (10 s at most)
 	local i
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$1" 2>/dev/null || return 1
-		port_open "$2" && return 0
-		sleep 0.1
+	for ((i = 0; i < 200; i++)); do
+		[ -z "$(ps -o pid= --ppid "$1" 2>/dev/null)" ] && return 0
+		sleep 0.05
 	done
 	return 1
 }
-
-# ---- the throwaway users (one per concurrent login: the policy allows 3 sessions per user),
-# one key for all, the scripts in every home ----
-TAG=$(head -c 64 /dev/urandom | tr -dc 'a-z0-9' | head -c 6)
-KEY="$T/id_bench"
-ssh-keygen -q -t ed25519 -N '' -C "bench" -f "$KEY" >/dev/null || die ssh-keygen
-printf 'print("hello")\n' >"$T/hello.py"
-printf 'import time\ntime.sleep(3)\n' >"$T/sleep3.py"
-make_user() { # NAME
-	local u=$1 home g
-	useradd -m -s /bin/bash -c "sandboxd-bench pid $$" "$u" || die "useradd $u"
-	USERS+=("$u")
-	# pam_unix refuses accounts with a locked password ("!") for any login, keys included:
-	# give it an unusable-but-unlocked one.
-	usermod -p '*' "$u"
-	home=$(getent passwd "$u" | cut -d: -f6)
-	g=$(id -gn "$u")
-	install -d -m 0700 -o "$u" -g "$g" "$home/.ssh"
-	install -m 0600 -o "$u" -g "$g" "$KEY.pub" "$home/.ssh/authorized_keys"
-	install -m 0644 -o "$u" -g "$g" "$T/hello.py" "$home/hello.py"
-	install -m 0644 -o "$u" -g "$g" "$T/sleep3.py" "$home/sleep3.py"
+payload_cpu_ms() { # LOG-FROM-LINE: sum of the payloads' cpu in the log since that line
+	tail -n +"$1" "$T/sandboxd.log" | sed -n 's/.* channel [0-9]* ended: .* cpu \([0-9.]*\)s.*/\1/p' |
+		awk '{ s += $1 } END { printf "%.3f\n", s * 1000 }'
 }
-U="sbxbench_${TAG}_0"
-make_user "$U"
-if [ "$BENCH_CONCURRENT" = 1 ]; then
-	for ((i = 1; i <= CONC; i++)); do
-		make_user "sbxbench_${TAG}_$i"
-	done
-fi
-
-# ---- our server ----
-getent passwd _sandboxd >/dev/null ||
-	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin _sandboxd ||
-	die "cannot create the privsep user _sandboxd"
-cp "$top_srcdir/data/pam/sandboxd" "$PAM_FILE" || die "PAM service"
-ssh-keygen -q -t ed25519 -N '' -f "$T/sbx_host_key" >/dev/null
-SBX_PORT=$(free_port)
-cat >"$T/sandboxd.conf" <<EOF
-ListenAddress 127.0.0.1
-Port $SBX_PORT
-HostKey $T/sbx_host_key
-PidFile $T/sandboxd.pid
-PamService $PAM_SERVICE
-PrivsepUser _sandboxd
-PrivsepDirectory $T/empty
-RuntimeDirectory $T/run
-RunnerPath $SANDBOX_PYTHON
-PolicyDirectory $T/policy
-AuditFile $T/audit.jsonl
-AuditJournal no
-# The same home as sshd's, for a like-for-like login.
-HomeBackend directory
-StateDirectory $T/state
-LogLevel INFO
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-MaxStartups 100:30:200
-EOF
-"$SANDBOXD" -f "$T/sandboxd.conf" -D >>"$T/sandboxd.log" 2>&1 &
-SBX_PID=$!
-wait_listen "$SBX_PID" "$SBX_PORT" || die "sandboxd did not start (log: $T/sandboxd.log)"
-
-# ---- OpenSSH's sshd, our own instance (the system service is not touched) ----
-if [ ! -d /run/sshd ]; then
-	mkdir -m 0755 /run/sshd && MADE_RUN_SSHD=1
-fi
-ssh-keygen -q -t ed25519 -N '' -f "$T/sshd_host_key" >/dev/null
-SSHD_PORT=$(free_port)
-cat >"$T/sshd_config" <<EOF
-ListenAddress 127.0.0.1
-Port $SSHD_PORT
-HostKey $T/sshd_host_key
-PidFile $T/sshd.pid
-UsePAM yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-AuthorizedKeysFile .ssh/authorized_keys
-AllowUsers sbxbench_${TAG}_*
-PermitRootLogin no
-PrintMotd no
-PrintLastLog no
-UseDNS no
-X11Forwarding no
-MaxStartups 100:30:200
-Subsystem sftp /usr/lib/openssh/sftp-server
-EOF
-"$SSHD" -D -e -f "$T/sshd_config" >>"$T/sshd.log" 2>&1 &
-SSHD_PID=$!
-wait_listen "$SSHD_PID" "$SSHD_PORT" || die "sshd did not start (log: $T/sshd.log)"
-
-SSH_BASE="ssh -F /dev/null -i $KEY -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes \
--o PreferredAuthentications=publickey -o ControlMaster=no -o ControlPath=none \
--o UserKnownHostsFile=$T/known_hosts -o StrictHostKeyChecking=no -o LogLevel=ERROR \
--o ConnectTimeout=10"
-SSH_SBX="$SSH_BASE -p $SBX_PORT $U@127.0.0.1"
-SSH_OSS="$SSH_BASE -p $SSHD_PORT $U@127.0.0.1"
-# OpenSSH 9 prefers the post-quantum sntrup761x25519 key exchange, which libssh does not offer:
-# the same measurement with curve25519 on both sides separates that from the rest.
-SSH_SBX_C="$SSH_BASE -o KexAlgorithms=curve25519-sha256 -p $SBX_PORT $U@127.0.0.1"
-SSH_OSS_C="$SSH_BASE -o KexAlgorithms=curve25519-sha256 -p $SSHD_PORT $U@127.0.0.1"
-SSH_SBX_N="$SSH_BASE -p $SBX_PORT" # + user@127.0.0.1
-SSH_OSS_N="$SSH_BASE -p $SSHD_PORT"
-
-# The same program on both sides: our runner in a jail vs the user's shell running python3.11.
-SBX_HELLO="run hello.py"
-OSS_HELLO="$PY hello.py"
-SBX_PASS="python3 -c pass"
-OSS_PASS="$PY -c pass"
-
-check() { # WHAT SSH-COMMAND REMOTE-COMMAND EXPECTED
-	local out
-	# shellcheck disable=SC2086
-	out=$(timeout -k 5 "$SSH_TIMEOUT" $2 "$3" 2>"$T/check.err")
-	[ "$out" = "$4" ] || die "$1: expected '$4', got '$out' ($(head -c 300 "$T/check.err"))"
-}
-check "sandboxd run hello.py" "$SSH_SBX" "$SBX_HELLO" hello
-check "sshd python3.11 hello.py" "$SSH_OSS" "$OSS_HELLO" hello
-check "sandboxd python3 -c" "$SSH_SBX" "$SBX_PASS" ""
-check "sshd python3.11 -c" "$SSH_OSS" "$OSS_PASS" ""
-
-# What each side negotiates (key exchange, cipher): part of what the login latency measures.
-negotiated() { # SSH-COMMAND REMOTE-COMMAND
-	# shellcheck disable=SC2086
-	timeout -k 5 "$SSH_TIMEOUT" ${1/LogLevel=ERROR/LogLevel=DEBUG1} "$2" 2>&1 >/dev/null |
-		sed -n 's/^debug1: kex: algorithm: //p; s/^debug1: kex: server->client cipher: \([^ ]*\).*/\1/p' |
-		tr '\n' ' '
-}
-KEX_SBX=$(negotiated "$SSH_SBX" "$SBX_PASS")
-KEX_OSS=$(negotiated "$SSH_OSS" "$OSS_PASS")
-
-RESULTS="$T/results.tsv" # name, ours, reference, unit
-: >"$RESULTS"
-
-hf() { # NAME OURS-COMMAND REFERENCE-COMMAND
-	local name=$1
-	timeout -k 5 "$HF_TIMEOUT" hyperfine -N --warmup 2 --runs "$RUNS" --style none \
-		--export-json "$T/$name.json" -n sandboxd "$2" -n sshd "$3" >/dev/null 2>"$T/$name.err" ||
-		die "hyperfine $name failed: $(tail -n 5 "$T/$name.err")"
-	"$PY" - "$T/$name.json" "$name" >>"$RESULTS" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))["results"]
-print(f"{sys.argv[2]}\t{r[0]['median'] * 1000:.1f}\t{r[1]['median'] * 1000:.1f}\tms (median)")
-PY
-}
-
-hf "login+run hello.py" "$SSH_SBX $SBX_HELLO" "$SSH_OSS $OSS_HELLO"
-hf "login+python -c pass" "$SSH_SBX $SBX_PASS" "$SSH_OSS $OSS_PASS"
-hf "login+run hello.py, both curve25519-sha256" "$SSH_SBX_C $SBX_HELLO" "$SSH_OSS_C $OSS_HELLO"
-
-# ---- memory of one connection: the server-side processes during a 3 s session ----
-descendants() { # PID: every descendant pid (not PID itself)
-	local c
-	for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
-		echo "$c"
-		descendants "$c"
-	done
-}
-
-# Sums VmRSS and Pss (smaps_rollup) over the listener's descendants, a few samples, keeps the
-# highest total; prints "rss_kb pss_kb nproc" and logs the processes of the peak sample.
-sample_mem() { # NAME LISTENER-PID
-	local name=$1 best_rss=0 best_pss=0 best_n=0 i p rss pss tot_rss tot_pss n list
-	for ((i = 0; i < 8; i++)); do
-		sleep 0.3
-		tot_rss=0 tot_pss=0 n=0 list=""
-		for p in $(descendants "$2"); do
-			rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
-			pss=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null)
-			[ -n "$rss" ] || continue
-			tot_rss=$((tot_rss + rss)) tot_pss=$((tot_pss + ${pss:-0})) n=$((n + 1))
-			list+="  $(cat "/proc/$p/comm" 2>/dev/null) rss=${rss}kB pss=${pss:-?}kB;"
-		done
-		if [ "$tot_rss" -gt "$best_rss" ]; then
-			best_rss=$tot_rss best_pss=$tot_pss best_n=$n
-			echo "$name:$list" >"$T/mem.$name"
-		fi
-	done
-	echo "$best_rss $best_pss $best_n"
-}
-
-mem_session() { # NAME LISTENER-PID SSH-COMMAND REMOTE-COMMAND
-	local bg
-	# shellcheck disable=SC2086
-	timeout -k 5 "$SSH_TIMEOUT" $3 "$4" >/dev/null 2>&1 &
-	bg=$!
-	BG_PIDS+=("$bg")
-	sleep 0.5
-	sample_mem "$1" "$2"
-	wait "$bg" 2>/dev/null
-}
-read -r S_RSS S_PSS S_N < <(mem_session sandboxd "$SBX_PID" "$SSH_SBX" "run sleep3.py")
-read -r O_RSS O_PSS O_N < <(mem_session sshd "$SSHD_PID" "$SSH_OSS" "$PY sleep3.py")
-printf 'peak RSS, one session (%s vs %s procs)\t%s\t%s\tMiB\n' "$S_N" "$O_N" \
-	"$(awk "BEGIN { printf \"%.1f\", $S_RSS / 1024 }")" \
-	"$(awk "BEGIN { printf \"%.1f\", $O_RSS / 1024 }")" >>"$RESULTS"
-printf 'peak PSS, one session\t%s\t%s\tMiB\n' \
-	"$(awk "BEGIN { printf \"%.1f\", $S_PSS / 1024 }")" \
-	"$(awk "BEGIN { printf \"%.1f\", $O_PSS / 1024 }")" >>"$RESULTS"
-
-# ---- CONC concurrent logins, three rounds each, the best round's wall time ----
-conc_round() { # SSH-COMMAND-WITHOUT-DESTINATION REMOTE-COMMAND: wall ms, failures (user i+1 each)
-	local t0 t1 i fails=0 pids=()
-	t0=$(date +%s%N)
-	for ((i = 0; i < CONC; i++)); do
+BATCH=10
+BATCHES=$(((CPU_LOGINS + BATCH - 1) / BATCH))
+: >"$T/cpu.ours"
+: >"$T/cpu.sshd"
+cpu_fail=0
+for ((b = 0; b < BATCHES; b++)); do
+	wait_no_children "$SBX_PID"
+	line=$(($(wc -l <"$T/sandboxd.log") + 1))
+	c0=$(listener_cpu_ms "$SBX_PID")
+	for ((i = 0; i < BATCH; i++)); do
 		# shellcheck disable=SC2086
-		timeout -k 5 "$SSH_TIMEOUT" $1 "sbxbench_${TAG}_$((i + 1))@127.0.0.1" "$2" \
-			>/dev/null 2>"$T/conc.$i.err" &
-		pids+=($!)
+		timeout -k 5 "$SSH_TIMEOUT" $OURS help >/dev/null 2>&1 || cpu_fail=$((cpu_fail + 1))
 	done
-	for ((i = 0; i < CONC; i++)); do
-		if ! wait "${pids[$i]}"; then
-			fails=$((fails + 1))
-			# The first failure's message, for the report.
-			[ -s "$T/conc.$CONC_NAME.err" ] ||
-				{ head -c 200 "$T/conc.$i.err" | tr '\n' ' ' >"$T/conc.$CONC_NAME.err"; echo >>"$T/conc.$CONC_NAME.err"; }
-		fi
+	wait_no_children "$SBX_PID"
+	c1=$(listener_cpu_ms "$SBX_PID")
+	pay=$(payload_cpu_ms "$line")
+	awk -v a="$c0" -v b="$c1" -v p="$pay" -v n="$BATCH" 'BEGIN { printf "%.2f\n", (b - a - p) / n }' >>"$T/cpu.ours"
+	wait_no_children "$SSHD_PID_stock"
+	c0=$(listener_cpu_ms "$SSHD_PID_stock")
+	for ((i = 0; i < BATCH; i++)); do
+		# shellcheck disable=SC2086
+		timeout -k 5 "$SSH_TIMEOUT" $STOCK true >/dev/null 2>&1 || cpu_fail=$((cpu_fail + 1))
 	done
-	t1=$(date +%s%N)
-	echo "$(((t1 - t0) / 1000000)) $fails"
-}
-conc_best() { # SSH-COMMAND REMOTE-COMMAND: best wall ms of 3 rounds, total failures
-	local ms f best=999999999 fails=0
-	for _ in 1 2 3; do
-		read -r ms f < <(conc_round "$1" "$2")
-		[ "$ms" -lt "$best" ] && best=$ms
-		fails=$((fails + f))
-	done
-	echo "$best $fails"
-}
-conc_row() { # LABEL EXTRA-SSH-OPTIONS
-	local s_ms s_f o_ms o_f
-	CONC_NAME=sandboxd
-	read -r s_ms s_f < <(conc_best "$SSH_SBX_N $2" "$SBX_PASS")
-	CONC_NAME=sshd
-	read -r o_ms o_f < <(conc_best "$SSH_OSS_N $2" "$OSS_PASS")
-	printf '%s concurrent logins as %s users%s (best of 3; failures %s/%s)\t%s\t%s\tms (wall)\n' \
-		"$CONC" "$CONC" "$1" "$s_f" "$o_f" "$s_ms" "$o_ms" >>"$RESULTS"
-}
-if [ "$BENCH_CONCURRENT" = 1 ]; then
-	conc_row "" ""
-	conc_row ", curve25519" "-o KexAlgorithms=curve25519-sha256"
-fi
-
-echo "ssh end to end: sandboxd ($SBX_HELLO, jail + sandbox-python) vs sshd ($OSS_HELLO via bash), $RUNS runs"
-awk -F'\t' '{ r = ($3 > 0) ? sprintf("%.2f", $2 / $3) : "-";
-	printf "  %-74s ours %9s  ref %9s  %-11s x%s\n", $1, $2, $3, $4, r }' "$RESULTS"
-for f in "$T"/conc.sandboxd.err "$T"/conc.sshd.err; do
-	[ -s "$f" ] && echo "  first concurrent-login failure, $(basename "$f" .err | cut -d. -f2): $(cat "$f")"
+	wait_no_children "$SSHD_PID_stock"
+	c1=$(listener_cpu_ms "$SSHD_PID_stock")
+	awk -v a="$c0" -v b="$c1" -v n="$BATCH" 'BEGIN { printf "%.2f\n", (b - a) / n }' >>"$T/cpu.sshd"
 done
-echo "  negotiated: sandboxd: ${KEX_SBX:-?}; sshd: ${KEX_OSS:-?}"
-echo "  per-process, peak sample:"
-sed 's/;/\n   /g; s/^/   /' "$T/mem.sandboxd" "$T/mem.sshd" | grep -v '^ *$'
-# The machine-readable lines run.sh collects.
-awk -F'\t' '{ printf "RESULT\tssh: %s\t%s\t%s\t%s\n", $1, $2, $3, $4 }' "$RESULTS"
+read -r c_med c_min c_max c_n < <(bench_stats <"$T/cpu.ours")
+read -r d_med d_min d_max d_n < <(bench_stats <"$T/cpu.sshd")
+echo "server CPU per login, batches of $BATCH: ours $(tr '\n' ' ' <"$T/cpu.ours")ms; sshd $(tr '\n' ' ' <"$T/cpu.sshd")ms"
+bench_result cpu.login "server CPU per login (ssh host help), without the payload" ms \
+	"$c_med $c_min $c_max" "sshd stock (true, its shell included)" "$d_med $d_min $d_max" \
+	"$((c_n * BATCH))" "abs<=30" "$cpu_fail" "batches of $BATCH logins"
+
+# ---- memory of idle sessions ----
+# MEM_SESSIONS sessions on each server, each running a program that prints "up" and waits on
+# its stdin (a FIFO that nobody writes to); then the PSS of every process of every session.
+# Ours: the connection process (monitor), the network child, the jail's init; the runner is
+# its own row. sshd: its per-connection process and the user's privilege-separated child; the
+# user's python3 is the runner's anchor.
+IDLE_CODE="import sys; print('up', flush=True); sys.stdin.read()"
+mkfifo "$T/idle.fifo"
+exec 7<>"$T/idle.fifo"
+start_idle() { # NAME SSH-COMMAND REMOTE-COMMAND...
+	local name=$1 cmd=$2 i
+	shift 2
+	for ((i = 0; i < MEM_SESSIONS; i++)); do
+		# shellcheck disable=SC2086
+		timeout -k 5 600 $cmd "$@" <"$T/idle.fifo" >"$T/idle.$name.$i" 2>&1 7>&- &
+		BENCH_PIDS+=($!)
+	done
+}
+wait_up() { # NAME: every session printed "up" (30 s at most)
+	local i k n
+	for ((k = 0; k < 300; k++)); do
+		n=0
+		for ((i = 0; i < MEM_SESSIONS; i++)); do
+			grep -qx up "$T/idle.$1.$i" 2>/dev/null && n=$((n + 1))
+		done
+		[ "$n" = "$MEM_SESSIONS" ] && return 0
+		sleep 0.1
+	done
+	echo "only $n of $MEM_SESSIONS $1 sessions came up: $(cat "$T/idle.$1."* | sort | uniq -c | head -5)"
+	return 1
+}
+# Per connection (a direct child of the listener): the PSS of its processes that are not the
+# payload, then the payload's; one "server-kB payload-kB" line per connection.
+session_pss() { # LISTENER-PID PAYLOAD-COMM-REGEX
+	local c p comm srv pay pss
+	for c in $(ps -o pid= --ppid "$1"); do
+		srv=$(bench_pss_kb "$c") pay=0
+		for p in $(bench_descendants "$c"); do
+			comm=$(cat "/proc/$p/comm" 2>/dev/null) || continue
+			pss=$(bench_pss_kb "$p")
+			if [[ $comm =~ $2 ]]; then
+				pay=$((pay + ${pss:-0}))
+			else
+				srv=$((srv + ${pss:-0}))
+			fi
+		done
+		echo "$srv $pay"
+	done
+}
+start_idle ours "$OURS" python -c "\"$IDLE_CODE\""
+start_idle sshd "$STOCK" /usr/bin/python3 -c "\"$IDLE_CODE\""
+mem_fail=0
+wait_up ours || mem_fail=$((mem_fail + 1))
+wait_up sshd || mem_fail=$((mem_fail + 1))
+sleep 1
+session_pss "$SBX_PID" '^sandbox-python$' >"$T/mem.ours"
+session_pss "$SSHD_PID_stock" '^python3' >"$T/mem.sshd"
+echo "PSS per session (server kB, payload kB): ours: $(tr '\n' ',' <"$T/mem.ours")"
+echo "                                         sshd: $(tr '\n' ',' <"$T/mem.sshd")"
+echo "one of ours, per process:"
+c=$(ps -o pid= --ppid "$SBX_PID" | head -n 1)
+for p in $c $(bench_descendants "$c"); do
+	printf '  %-16s pss %6s kB  rss %6s kB\n' "$(cat "/proc/$p/comm")" "$(bench_pss_kb "$p")" \
+		"$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status")"
+done
+read -r m_med m_min m_max m_n < <(awk '{ print $1 / 1024 }' "$T/mem.ours" | bench_stats)
+read -r n_med n_min n_max n_n < <(awk '{ print $1 / 1024 }' "$T/mem.sshd" | bench_stats)
+bench_result mem.session "server memory per idle session (PSS, without the runner)" MiB \
+	"$m_med $m_min $m_max" "sshd stock" "$n_med $n_min $n_max" "$m_n" "ratio<=1.00" "$mem_fail" \
+	"$MEM_SESSIONS sessions open on each"
+read -r m_med m_min m_max m_n < <(awk '{ print $2 / 1024 }' "$T/mem.ours" | bench_stats)
+read -r n_med n_min n_max n_n < <(awk '{ print $2 / 1024 }' "$T/mem.sshd" | bench_stats)
+bench_result mem.runner "idle jailed runner (PSS) vs the idle python3 of an sshd session" MiB \
+	"$m_med $m_min $m_max" "python3" "$n_med $n_min $n_max" "$m_n" "ratio<=1.10" "$mem_fail" \
+	"the same program waiting on stdin"
+exec 7>&-
+for p in "${BENCH_PIDS[@]}"; do
+	wait "$p" 2>/dev/null
+done
+BENCH_PIDS=()

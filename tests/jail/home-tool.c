@@ -1,12 +1,14 @@
 /* Drives the home storage layer for tests/jail/home_*.sh, as the monitor would.
  *
  *   home-tool [-b image|btrfs|directory] -s STATE_DIR -r RUNTIME_DIR [-q BYTES] [-i INODES]
- *             USER COMMAND
+ *             [-T] USER COMMAND
  *   COMMAND:  hold    attach, print "path=P dev=MAJ:MIN", wait for SIGTERM/SIGINT, detach,
  *                     print "detached"  (SIGKILL it to play a crashed monitor)
  *             once    attach, print the path line, detach
  *             usage   print "bytes=N inodes=N"
  *   home-tool -r RUNTIME_DIR sweep     unmount homes no live session holds; print "swept=N"
+ * -T (benchmarks): hold and once also print "timing attach_begin=T attach_end=T" after the path
+ * line and "timing detach_us=N" before "detached" (CLOCK_MONOTONIC microseconds).
  * BYTES accepts K, M, G suffixes. Errors go to stderr as "home-tool: MESSAGE", exit 1. */
 #include "config.h"
 
@@ -14,11 +16,13 @@
 #include <inttypes.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jail/home.h"
@@ -37,6 +41,13 @@ static uint64_t parse_size(const char *s)
 	default:
 		return v;
 	}
+}
+
+static unsigned long long now_usec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000;
 }
 
 static int usage(void)
@@ -62,9 +73,10 @@ int main(int argc, char **argv)
 	enum home_backend_kind kind = HOME_BACKEND_IMAGE;
 	struct home_params p = {.quota_bytes = 200ULL << 20, .quota_inodes = 20000};
 	sbx_error err = {0};
+	bool timed = false;
 	int c;
 
-	while ((c = getopt(argc, argv, "b:s:r:q:i:")) != -1) {
+	while ((c = getopt(argc, argv, "b:s:r:q:i:T")) != -1) {
 		switch (c) {
 		case 'b':
 			if (home_backend_parse(optarg, &kind) < 0) {
@@ -83,6 +95,9 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 			p.quota_inodes = strtoull(optarg, NULL, 10);
+			break;
+		case 'T':
+			timed = true;
 			break;
 		default:
 			return usage();
@@ -131,16 +146,25 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
 	struct home *h;
+	unsigned long long t0 = now_usec();
 	if (home_attach(kind, &p, &h, &err) < 0) {
 		fprintf(stderr, "home-tool: %s\n", err.msg);
 		return 1;
 	}
+	unsigned long long t1 = now_usec();
 	print_path(h);
+	if (timed) {
+		printf("timing attach_begin=%llu attach_end=%llu\n", t0, t1);
+		fflush(stdout);
+	}
 	if (strcmp(cmd, "hold") == 0) {
 		int sig;
 		sigwait(&set, &sig);
 	}
+	t0 = now_usec();
 	home_detach(h);
+	if (timed)
+		printf("timing detach_us=%llu\n", now_usec() - t0);
 	printf("detached\n");
 	return 0;
 }

@@ -219,6 +219,23 @@ OUT=$(tool -b directory "$U" once 2>&1)
 assert_contains "directory backend: a home owned by someone else is refused" "$OUT" "is owned by uid 0"
 chown "$U" "$HOME_U"
 
+# A clean file system is mounted without running e2fsck (its superblock says what e2fsck -p
+# would); one marked with errors, or not cleanly unmounted, still goes through e2fsck -p.
+wait_loops_gone || fail "loop device still there before the e2fsck test"
+debugfs -w -R "ssv state 3" "$IMG" >/dev/null 2>&1
+assert_contains "the file system is marked with errors" "$(dumpe2fs -h "$IMG" 2>/dev/null)" \
+	"^Filesystem state: +clean with errors$"
+OUT=$(tool -q 64M "$U" once 2>&1)
+assert_contains "an image marked with errors is checked, then mounted" "$OUT" "^detached"
+assert_contains "e2fsck -p cleared the mark" "$(dumpe2fs -h "$IMG" 2>/dev/null)" \
+	"^Filesystem state: +clean$"
+wait_loops_gone || fail "loop device still there after the e2fsck test"
+debugfs -w -R "ssv state 0" "$IMG" >/dev/null 2>&1
+OUT=$(tool -q 64M "$U" once 2>&1)
+assert_contains "an image not cleanly unmounted is checked, then mounted" "$OUT" "^detached"
+assert_contains "and is clean again" "$(dumpe2fs -h "$IMG" 2>/dev/null)" \
+	"^Filesystem state: +clean$"
+
 # A damaged image is refused and left exactly as it was (no repair, no reformat).
 wait_loops_gone || fail "loop device still there before the damage test"
 SUM_IMG=$(sha256sum <"$IMG")

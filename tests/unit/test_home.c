@@ -136,6 +136,59 @@ static void test_superblock_parse(void **state)
 	assert_int_equal(home_ext4_super_parse(zero, &s), -EUCLEAN);
 }
 
+/* The superblock fields e2fsck -p decides "clean" by (its check_if_skip). */
+static void test_superblock_clean(void **state)
+{
+	unsigned char sb[HOME_EXT4_SUPER_SIZE];
+	struct home_ext4_super s;
+	const int64_t now = 1700000000;
+
+	make_super(sb, 0);
+	sb[0x3A] = 0x1;	 /* s_state: valid */
+	sb[0x36] = 0xFF; /* s_max_mnt_count -1: no count limit */
+	sb[0x37] = 0xFF;
+	sb[0x34] = 200; /* mounted 200 times */
+	assert_int_equal(home_ext4_super_parse(sb, &s), 0);
+	assert_true(home_ext4_super_clean(&s, now));
+
+	sb[0x3A] = 0x0; /* not cleanly unmounted */
+	assert_int_equal(home_ext4_super_parse(sb, &s), 0);
+	assert_false(home_ext4_super_clean(&s, now));
+	sb[0x3A] = 0x3; /* errors */
+	assert_int_equal(home_ext4_super_parse(sb, &s), 0);
+	assert_false(home_ext4_super_clean(&s, now));
+	sb[0x3A] = 0x1;
+
+	put32(sb + 0x60, 0x4); /* the journal needs recovery */
+	assert_int_equal(home_ext4_super_parse(sb, &s), 0);
+	assert_false(home_ext4_super_clean(&s, now));
+	put32(sb + 0x60, 0);
+
+	put32(sb + 0xE8, 12); /* an orphan list */
+	assert_int_equal(home_ext4_super_parse(sb, &s), 0);
+	assert_false(home_ext4_super_clean(&s, now));
+	put32(sb + 0xE8, 0);
+
+	sb[0x36] = 20; /* a mount count limit that was reached */
+	sb[0x37] = 0;
+	assert_int_equal(home_ext4_super_parse(sb, &s), 0);
+	assert_false(home_ext4_super_clean(&s, now));
+	sb[0x34] = 3;
+	assert_int_equal(home_ext4_super_parse(sb, &s), 0);
+	assert_true(home_ext4_super_clean(&s, now));
+
+	put32(sb + 0x44, 86400);     /* checked daily: */
+	put32(sb + 0x40, now - 100); /* not yet due */
+	assert_int_equal(home_ext4_super_parse(sb, &s), 0);
+	assert_true(home_ext4_super_clean(&s, now));
+	put32(sb + 0x40, now - 90000); /* due */
+	assert_int_equal(home_ext4_super_parse(sb, &s), 0);
+	assert_false(home_ext4_super_clean(&s, now));
+	put32(sb + 0x40, now + 1000); /* in the future */
+	assert_int_equal(home_ext4_super_parse(sb, &s), 0);
+	assert_false(home_ext4_super_clean(&s, now));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -146,6 +199,7 @@ int main(void)
 	    cmocka_unit_test(test_join_refuses_truncation),
 	    cmocka_unit_test(test_crc32c_known_vector),
 	    cmocka_unit_test(test_superblock_parse),
+	    cmocka_unit_test(test_superblock_clean),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
