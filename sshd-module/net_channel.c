@@ -260,6 +260,15 @@ static void channel_stderr_line(struct net_channel *c, const char *text)
 		    (uint32_t)((size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1));
 }
 
+/* Accepts the request so that the student reads TEXT before the channel ends with exit
+ * status 1 (net_channels_service sends both). */
+static int channel_refuse(struct net_channel *c, const char *text)
+{
+	c->refused = true;
+	snprintf(c->refusal, sizeof(c->refusal), "%s", text && *text ? text : "sandbox: refused");
+	return 0;
+}
+
 /* Requests over a bound are refused here with words for the student (the monitor checks
  * the same bounds again). */
 static bool channel_request_fits(struct net_channel *c, uint32_t kind, const char *command)
@@ -276,14 +285,16 @@ static bool channel_request_fits(struct net_channel *c, uint32_t kind, const cha
 			 INPUT_SUBSYSTEM_MAX);
 	else
 		return true;
-	channel_stderr_line(c, line);
+	channel_refuse(c, line);
 	return false;
 }
 
 static int channel_spawn(struct net_channel *c, uint32_t kind, const char *command)
 {
-	if (c->spawned || !channel_request_fits(c, kind, command))
+	if (c->spawned || c->refused)
 		return -1;
+	if (!channel_request_fits(c, kind, command))
+		return 0;
 	static struct wire_msg req, ans;
 	wire_init(&req, WIRE_REQ_CHANNEL_SPAWN);
 	wire_put_u32(&req, c->id);
@@ -307,8 +318,7 @@ static int channel_spawn(struct net_channel *c, uint32_t kind, const char *comma
 	}
 	if (result != 0) {
 		wire_close_fds(&ans);
-		channel_stderr_line(c, message);
-		return -1;
+		return channel_refuse(c, message);
 	}
 	if (c->pty) {
 		c->in_fd = c->out_fd = wire_take_fd(&ans);
@@ -573,6 +583,11 @@ void net_channels_service(struct net_child *net, struct pollfd *pfd, void **owne
 		struct net_channel *c = &net->channels[i];
 		if (!c->used)
 			continue;
+		if (c->refused && !c->reported) {
+			channel_stderr_line(c, c->refusal);
+			c->exit_code = 1;
+			channel_report_exit(c);
+		}
 		if (c->spawned && !c->reported)
 			channel_refill_stdin(c);
 		if (c->spawned && c->exited && !c->reported &&

@@ -45,6 +45,10 @@ struct net_channel {
 	uint32_t exit_code;
 	bool closed;
 	bool reported; /* exit status, EOF and close sent */
+	/* The request was accepted only to say why nothing runs: the text, then exit status 1.
+	 * (A failed request would race the text: clients close the channel on the failure.) */
+	bool refused;
+	char refusal[256];
 	uint32_t record; /* 0 not recorded, 1 output, 2 output and input */
 	time_t exit_time;
 };

@@ -46,7 +46,7 @@ ssh_key "$U" "$KEY" "python3 -c 'print(len(\"$pad\"))'"
 assert_eq "$OUT" 16000 "a command of about 16 KB runs"
 cmd=$(printf "python3 -c 'print(len(\"%s\"))'" "$(long b 20000)")
 ssh_key "$U" "$KEY" "$cmd"
-assert_ne "$RC" 0 "a 20 KB command is refused"
+assert_eq "$RC" 1 "a 20 KB command is refused (exit status 1)"
 assert_contains "$ERR" "sandbox: the command is too long (${#cmd} bytes, at most 16384)" \
 	"a 20 KB command: the student is told the limit"
 ssh_key "$U" "$KEY" "python3 -c 'print(\"x\" * 3)'"
@@ -54,7 +54,7 @@ assert_eq "$OUT" "xxx" "the next command runs"
 
 # ---- subsystem names ----
 ssh_key "$U" "$KEY" -s -- "$(long s 100)"
-assert_ne "$RC" 0 "a 100-byte subsystem name is refused"
+assert_eq "$RC" 1 "a 100-byte subsystem name is refused (exit status 1)"
 assert_contains "$ERR" "the subsystem name is too long (100 bytes, at most 64)" \
 	"a long subsystem name: the student is told"
 ssh_key "$U" "$KEY" -s -- nosuch
