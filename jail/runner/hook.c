@@ -12,9 +12,6 @@
 
 #include "jail/runner/runner.h"
 
-#define MSG_PYC                                                                                    \
-	"compiled Python files (.pyc) are only loaded from the system's Python; run the .py "      \
-	"source"
 #define MSG_NOT_SOURCE "only Python source files (.py) from your files can be run or imported"
 
 static void refuse(const char *event, const struct runner_decision *d)
@@ -65,7 +62,7 @@ static PyObject *open_code_hook(PyObject *path, void *userdata)
 	p = PyBytes_AS_STRING(bytes);
 	resolved = realpath(p, real) != NULL;
 	if (has_suffix(p, ".pyc") && (!resolved || !runner_path_is_system_python(real, false)))
-		d.message = MSG_PYC;
+		d.message = RUNNER_MSG_PYC;
 	else if (resolved && runner_path_is_student_writable(real) && !has_suffix(real, ".py"))
 		d.message = MSG_NOT_SOURCE;
 	else

@@ -404,6 +404,20 @@ static enum runner_verdict check_paths(const struct rule *rule, PyObject *args,
  * os.open gives None and the caller's flags. The 3.11 event carries no dir_fd, so a relative
  * path is checked against the working directory; a write-open through a directory descriptor
  * is refused by the runner's seccomp filter instead (seccomp.c). */
+static PyObject *frame_code(int depth);
+
+/* A module without its source is read by SourcelessFileLoader.get_code through get_data's
+ * plain open, never through io.open_code: a file read there is bytecode about to run, and is
+ * refused unless it is the system's own (uploaded bytecode is native-code-grade trust). */
+static bool opened_as_bytecode(const char *path)
+{
+	char real[PATH_MAX];
+
+	if (!trusted.sourceless_get_code || frame_code(1) != trusted.sourceless_get_code)
+		return false;
+	return !realpath(path, real) || !runner_path_is_system_python(real, false);
+}
+
 static enum runner_verdict check_open(const struct rule *rule, PyObject *args,
 				      struct runner_decision *d)
 {
@@ -432,6 +446,12 @@ static enum runner_verdict check_open(const struct rule *rule, PyObject *args,
 
 	if (path_arg(path_obj, &holder, &path) <= 0)
 		return RUNNER_ALLOW;
+	if (opened_as_bytecode(path)) {
+		snprintf(d->detail, sizeof(d->detail), "%s", path);
+		d->message = RUNNER_MSG_PYC;
+		Py_XDECREF(holder);
+		return RUNNER_REFUSE;
+	}
 	v = verdict_for_path(runner_path_check_read(path, -1), d);
 	if (v != RUNNER_ALLOW)
 		snprintf(d->detail, sizeof(d->detail), "%s", path);

@@ -71,6 +71,10 @@ struct runner_decision {
 	const char *message; /* plain sentence, no trailing period */
 	char detail[256];    /* what it was about (a path, an address), for the audit line */
 };
+/* Said by both the open-code hook and the policy: bytecode runs only from the system's Python. */
+#define RUNNER_MSG_PYC                                                                             \
+	"compiled Python files (.pyc) are only loaded from the system's Python; run the .py "      \
+	"source"
 int runner_policy_init(bool allow_processes);
 /* The hook's whole job: one lookup, maybe a check. args is the event's tuple. */
 void runner_policy_decide(const char *event, PyObject *args, struct runner_decision *ret);

@@ -318,7 +318,18 @@ def denials():
         src = env.write("evil_src.py", 'print("EVIL BYTECODE RAN")\n')
         py_compile.compile(src, cfile=os.path.join(env.home, "evilmod.pyc"), doraise=True)
         os.remove(src)
-        expect_denied(env, "uploaded .pyc", "import evilmod", "open_code")
+        # Sourceless modules are read with a plain open (the "open" event), not io.open_code.
+        expect_denied(env, "uploaded .pyc", "import evilmod", "open")
+        src = env.write("evil_src2.py", 'print("EVIL BYTECODE RAN")\n')
+        py_compile.compile(src, cfile=os.path.join(env.home, "evil.dat"), doraise=True)
+        os.remove(src)
+        expect_denied(env, "uploaded bytecode under another name",
+                      "import importlib.machinery as m\n"
+                      "m.SourcelessFileLoader('evil', HOME + '/evil.dat').load_module()", "open")
+        rc, out, err, _ = env.py("import os\n"
+                                 "path = os.environ['HOME'] + '/evilmod.pyc'\n"
+                                 "print(len(open(path, 'rb').read()) > 0)")
+        check("a .pyc can still be read as data", rc == 0 and "True" in out, out + err)
         env.write("data.txt", "print('not python source')\n")
         expect_denied(env, "io.open_code of a non-.py file in HOME",
                       'import io\nio.open_code(HOME + "/data.txt")', "open_code")
