@@ -143,12 +143,16 @@ static int read_last_line(int fd, off_t size, struct audit_buf *ret, bool *ret_t
 	if (end - start >= AUDIT_TAIL_MAX)
 		return -EFBIG;
 	size_t len = (size_t)(end - start);
-	int r = audit_buf_append(ret, "", 0);
-	if (r < 0 || (r = audit_buf_append(ret, "", len)) < 0)
-		return r;
-	if (len && pread(fd, ret->data, len, start) != (ssize_t)len)
+	char *data = malloc(len + 1);
+	if (!data)
+		return -ENOMEM;
+	if (len && pread(fd, data, len, start) != (ssize_t)len) {
+		free(data);
 		return -EIO;
-	ret->data[len] = '\0';
+	}
+	data[len] = '\0';
+	audit_buf_free(ret);
+	*ret = (struct audit_buf){.data = data, .len = len, .cap = len + 1};
 	return 0;
 }
 

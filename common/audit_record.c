@@ -539,6 +539,8 @@ int audit_verify_line(struct audit_verifier *v, const char *line, size_t len, ch
 
 	if (audit_record_parse(line, len, &rec) < 0 ||
 	    audit_line_hash(line, len, computed, claimed) < 0) {
+		/* A record whose hash member is not the last one still parsed. */
+		audit_record_free(&rec);
 		snprintf(msg, msg_size, "line %llu: not a valid record (truncated or edited?)", n);
 		return -EBADMSG;
 	}

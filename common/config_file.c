@@ -1269,19 +1269,15 @@ void config_init(struct sbx_config *cfg)
 					       true, NULL);
 }
 
-int config_load_file(struct sbx_config *cfg, const char *path, sbx_error *err)
+int config_load_stream(struct sbx_config *cfg, FILE *f, const char *origin, sbx_error *err)
 {
-	_cleanup_fclose_ FILE *f = NULL;
 	_cleanup_free_ char *line = NULL;
 	unsigned first_line[ELEMENTSOF(config_keywords)] = {0};
-	struct config_source src = {.origin = path, .first_line = first_line};
+	struct config_source src = {.origin = origin, .first_line = first_line};
 	size_t size = 0;
 	ssize_t len;
 	int r;
 
-	f = fopen(path, "re");
-	if (!f)
-		return sbx_error_errno(err, errno, "%s", path);
 	for (;;) {
 		errno = 0;
 		len = getline(&line, &size, f);
@@ -1297,8 +1293,17 @@ int config_load_file(struct sbx_config *cfg, const char *path, sbx_error *err)
 			return r;
 	}
 	if (ferror(f))
-		return sbx_error_errno(err, errno ? errno : EIO, "%s", path);
+		return sbx_error_errno(err, errno ? errno : EIO, "%s", origin);
 	return 0;
+}
+
+int config_load_file(struct sbx_config *cfg, const char *path, sbx_error *err)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+
+	if (!f)
+		return sbx_error_errno(err, errno, "%s", path);
+	return config_load_stream(cfg, f, path, err);
 }
 
 int config_apply_option(struct sbx_config *cfg, const char *option, const char *origin,
@@ -1362,10 +1367,11 @@ int config_finish(struct sbx_config *cfg, sbx_error *err)
 	return 0;
 }
 
-/* Quotes what the word splitter would otherwise cut or take for a comment. */
+/* Quotes what the word splitter would otherwise cut or take for a comment, and a leading '='
+ * that the keyword's separator would swallow. */
 static void config_dump_quoted(const char *name, const char *value, FILE *out)
 {
-	if (value[0] == '\0' || value[0] == '#' || strpbrk(value, " \t"))
+	if (value[0] == '\0' || value[0] == '#' || value[0] == '=' || strpbrk(value, " \t"))
 		fprintf(out, "%s \"%s\"\n", name, value);
 	else
 		fprintf(out, "%s %s\n", name, value);

@@ -85,6 +85,9 @@ void config_init(struct sbx_config *cfg);
  * -EINVAL; an unreadable file returns its -errno with "path: strerror". After a failure *cfg
  * holds a mix of old and new values: load into a fresh struct when the old one must survive. */
 int config_load_file(struct sbx_config *cfg, const char *path, sbx_error *err);
+/* config_load_file on an open stream (a file, or text in memory through fmemopen); ORIGIN
+ * names it in messages. */
+int config_load_stream(struct sbx_config *cfg, FILE *f, const char *origin, sbx_error *err);
 /* Applies one "Keyword=Value" or "Keyword Value" (from -o), after config_load_file: it replaces
  * the file's value (the first -o of a list keyword replaces the list, later ones append); the
  * same single-valued keyword twice is an error. Errors read "origin: message" (origin NULL:

@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static void error_vformat(sbx_error *err, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void error_vformat(sbx_error *err, const char *fmt,
+								va_list ap)
 {
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 }

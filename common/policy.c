@@ -713,6 +713,12 @@ static int load_file(const char *path, struct policy_values *ret, struct policy_
 	return parse_text(path, text, len, ret, lines, err);
 }
 
+int policy_parse_text(const char *name, const char *text, size_t len, struct policy_values *ret,
+		      sbx_error *err)
+{
+	return parse_text(name, text, len, ret, NULL, err);
+}
+
 int policy_file_load(const char *path, struct policy_values *ret, sbx_error *err)
 {
 	return load_file(path, ret, NULL, err);

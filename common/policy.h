@@ -124,6 +124,10 @@ int policy_level_path(const char *dir, const struct policy_level *level, char **
  * is -EINVAL with "PATH:LINE: message". The file and its directories must be owned by root or
  * by the caller and writable by nobody else (-EPERM otherwise). */
 int policy_file_load(const char *path, struct policy_values *ret, sbx_error *err);
+/* The syntax and value checks of policy_file_load on text in memory (LEN bytes, any bytes):
+ * errors read "NAME:LINE: message". */
+int policy_parse_text(const char *name, const char *text, size_t len, struct policy_values *ret,
+		      sbx_error *err);
 /* Reads the level's file; a missing file is an empty level (0, nothing set). */
 int policy_level_load(const char *dir, const struct policy_level *level, struct policy_values *ret,
 		      sbx_error *err);

@@ -49,6 +49,12 @@ int command_words_split(const char *command, char ***ret_words)
 			in_word = false;
 			continue;
 		}
+		if (c == '\\' && p[1] == '\n') {
+			/* A line continuation: sh removes it before splitting words, so it neither
+			 * ends a word nor starts one. */
+			p += 2;
+			continue;
+		}
 		in_word = true;
 		if (c == '\\') {
 			if (!p[1]) {

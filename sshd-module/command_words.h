@@ -1,5 +1,6 @@
 /* Splits an SSH exec command into words the way a POSIX shell would quote them, with no
- * expansion of any kind: 'single', "double" (\" \\ \$ \` escapes) and backslash outside quotes.
+ * expansion of any kind: 'single', "double" (\" \\ \$ \` escapes) and backslash outside quotes;
+ * a backslash-newline outside single quotes is removed, as sh does.
  * The words are handed to the runner, never to a shell. */
 #pragma once
 

@@ -5,6 +5,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/policy.h"
+#include "common/sanitizer.h"
 #include "jail/cgroup.h"
 #include "jail/home.h"
 #include "sshd-module/control.h"
@@ -392,7 +393,9 @@ static void listener_accept(struct listener *l, int lsock, int sfd)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		log_info("connection from %s port %d (session %s)", conn.remote_addr,
 			 conn.remote_port, conn.session_id);
-		_exit(monitor_run(&l->cfg, l->runtime, &l->keys, &conn));
+		int status = monitor_run(&l->cfg, l->runtime, &l->keys, &conn);
+		sanitizer_leak_check();
+		_exit(status);
 	}
 	close(sp[1]);
 	close(fd);

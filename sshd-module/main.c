@@ -7,6 +7,7 @@
 #include "common/config_file.h"
 #include "common/log.h"
 #include "common/policy.h"
+#include "common/sanitizer.h"
 #include "jail/cgroup.h"
 #include "jail/jail.h"
 #include "sshd-module/hostkeys.h"
@@ -312,8 +313,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	if (inetd)
-		return serve_inetd(&cfg, &runtime, &keys);
+	if (inetd) {
+		int status = serve_inetd(&cfg, &runtime, &keys);
+		sanitizer_leak_check();
+		return status;
+	}
 
 	if (!foreground) {
 		if (daemon(0, 0) < 0) {

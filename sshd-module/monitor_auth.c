@@ -274,7 +274,7 @@ int monitor_auth_kbdint(struct monitor *m, struct wire_msg *req)
 {
 	uint64_t started = now_nsec();
 	_cleanup_free_ char *user = NULL;
-	int r = monitor_decode_user(req, &user);
+	int r = monitor_decode_kbdint_start(req, &user);
 	if (r < 0)
 		return -EBADMSG;
 	r = auth_bind_user(m, user);

@@ -64,6 +64,20 @@ int monitor_decode_user(struct wire_msg *m, char **ret_user)
 	return decode_str(m, WIRE_MAX_SIZE, ret_user);
 }
 
+int monitor_decode_kbdint_start(struct wire_msg *m, char **ret_user)
+{
+	char *user = NULL;
+	int r = monitor_decode_user(m, &user);
+	if (r < 0)
+		return r;
+	if (!wire_at_end(m)) {
+		free(user);
+		return -EBADMSG;
+	}
+	*ret_user = user;
+	return 0;
+}
+
 int monitor_decode_password(struct wire_msg *m, struct monitor_password_req *ret)
 {
 	struct monitor_password_req r = {0};

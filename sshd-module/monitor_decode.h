@@ -23,8 +23,10 @@ struct monitor_password_req {
 int monitor_decode_password(struct wire_msg *m, struct monitor_password_req *ret);
 void monitor_password_req_done(struct monitor_password_req *r);
 
-/* WIRE_REQ_KBDINT_START and the user of every authentication request. */
+/* The user that starts every authentication request (more fields may follow). */
 int monitor_decode_user(struct wire_msg *m, char **ret_user);
+/* WIRE_REQ_KBDINT_START: the user and nothing else. */
+int monitor_decode_kbdint_start(struct wire_msg *m, char **ret_user);
 
 /* WIRE_REQ_KBDINT_RESPONSE: the client's answers, or a cancellation (the network child gave
  * up on the conversation). Answers are wiped when freed. */

@@ -47,7 +47,13 @@ bool runner_reports_read(struct runner_reports *r, const char *session_id, unsig
 		return false;
 	r->len += (size_t)n;
 	size_t start = 0;
-	for (size_t i = 0; i < r->len; i++) {
+	/* A newline right after a cut ends the line already logged in pieces, not an empty one. */
+	if (r->cut) {
+		if (r->buf[0] == '\n')
+			start = 1;
+		r->cut = false;
+	}
+	for (size_t i = start; i < r->len; i++) {
 		if (r->buf[i] != '\n')
 			continue;
 		report_line(r, r->buf + start, i - start, session_id, channel);
@@ -57,6 +63,7 @@ bool runner_reports_read(struct runner_reports *r, const char *session_id, unsig
 		/* An over-long line is cut, logged, and the rest of it read as a new one. */
 		report_line(r, r->buf, r->len, session_id, channel);
 		start = r->len;
+		r->cut = true;
 	}
 	memmove(r->buf, r->buf + start, r->len - start);
 	r->len -= start;

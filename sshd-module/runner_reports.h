@@ -17,6 +17,7 @@ struct runner_reports {
 	char buf[RUNNER_REPORT_LINE_MAX];
 	size_t len;
 	ssize_t last_read; /* bytes the last read returned */
+	bool cut;	   /* the last line logged was cut at RUNNER_REPORT_LINE_MAX */
 	struct audit *audit;
 	const char *user;
 };

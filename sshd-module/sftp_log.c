@@ -565,6 +565,14 @@ unparsed:
 	emit_unparsed(o, rec, len, why);
 }
 
+/* A record too long to keep: like any record that is not a status, it ends the held event's
+ * chance of a failure status, which would otherwise be blamed on the event before it. */
+static void emit_overlong(struct sftp_log *log, const struct out *o, const char *rec)
+{
+	held_resolve(log, o, NULL);
+	emit_unparsed(o, rec, SFTP_LOG_LINE_MAX, "record longer than 4096 bytes, cut");
+}
+
 int sftp_log_new(struct sftp_log **ret)
 {
 	struct sftp_log *log = calloc(1, sizeof(*log));
@@ -583,7 +591,7 @@ void sftp_log_feed_record(struct sftp_log *log, const char *data, size_t len, sf
 	else if (len >= 1 && data[len - 1] == '\n')
 		len -= 1;
 	if (len > SFTP_LOG_LINE_MAX) {
-		emit_unparsed(&o, data, SFTP_LOG_LINE_MAX, "record longer than 4096 bytes, cut");
+		emit_overlong(log, &o, data);
 		return;
 	}
 	process_record(log, &o, data, len);
@@ -606,9 +614,13 @@ void sftp_log_feed(struct sftp_log *log, const char *data, size_t len, sftp_log_
 			log->len = 0;
 			continue;
 		}
-		if (log->len == SFTP_LOG_LINE_MAX) {
-			emit_unparsed(&o, log->line, log->len,
-				      "record longer than 4096 bytes, cut");
+		/* line has room for the '\r' of a record of the longest length. */
+		if (log->len == SFTP_LOG_LINE_MAX && c == '\r') {
+			log->line[log->len++] = c;
+			continue;
+		}
+		if (log->len >= SFTP_LOG_LINE_MAX) {
+			emit_overlong(log, &o, log->line);
 			log->skipping = true;
 			log->skip_cr = c == '\r';
 			log->len = 0;

@@ -165,6 +165,20 @@ int wire_send(int sock, const struct wire_msg *m)
 	return 0;
 }
 
+int wire_parse(const void *buf, size_t len, struct wire_msg *ret)
+{
+	if (len < sizeof(ret->type))
+		return -EBADMSG;
+	if (len - sizeof(ret->type) > sizeof(ret->buf))
+		return -EMSGSIZE;
+	memcpy(&ret->type, buf, sizeof(ret->type));
+	memcpy(ret->buf, (const uint8_t *)buf + sizeof(ret->type), len - sizeof(ret->type));
+	ret->len = len - sizeof(ret->type);
+	ret->pos = 0;
+	ret->n_fds = 0;
+	return 0;
+}
+
 int wire_recv(int sock, struct wire_msg *m)
 {
 	struct iovec iov[2] = {

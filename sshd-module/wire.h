@@ -63,5 +63,8 @@ bool wire_at_end(const struct wire_msg *m);
 void wire_close_fds(struct wire_msg *m);
 
 int wire_send(int sock, const struct wire_msg *m);
+/* The datagram wire_recv takes (the type, then the fields), from memory and without
+ * descriptors: -EBADMSG when it is shorter than a type, -EMSGSIZE when longer than a message. */
+int wire_parse(const void *buf, size_t len, struct wire_msg *ret);
 /* 0 on success, -EPIPE on orderly shutdown, other negative errno on errors. */
 int wire_recv(int sock, struct wire_msg *m);

@@ -45,6 +45,18 @@ ELAPSED=0
 # Tests never read the runner's terminal: a command that wants stdin gets it from a pipe.
 exec </dev/null
 
+# Sanitizer builds (configure --enable-sanitizers): every process the test starts writes its
+# AddressSanitizer, LeakSanitizer and UBSan reports to E2E_SANITIZER_LOG.PID, and any report
+# fails the test (e2e_sanitizer_check). Other builds ignore these variables.
+E2E_SANITIZER_LOG=/tmp/sbxe2e-sanitizer.$E2E_NAME.$$
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$E2E_SANITIZER_LOG"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$E2E_SANITIZER_LOG:print_stacktrace=1"
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$top_srcdir/tests/sanitizers/lsan.supp:print_suppressions=0"
+# Such a server answers a few times slower (LeakSanitizer checks every connection process as it
+# ends), so a burst of logins needs a longer wait for the banner.
+E2E_CONNECT_TIMEOUT=10
+grep -qs __asan_init "$SANDBOXD" && E2E_CONNECT_TIMEOUT=30
+
 # ---- reporting ----
 
 ok() {
@@ -211,6 +223,7 @@ e2e_cleanup() {
 		remove_user "$u"
 	done
 	rm -f "$PAM_FILE"
+	e2e_sanitizer_check || rc=1
 	if [ "$rc" != 0 ] || [ "$E2E_FAILED" != 0 ]; then
 		if [ -n "$T" ] && [ -s "$T/server.log" ]; then
 			echo "# ---- server log (last 60 lines of $T/server.log) ----"
@@ -231,10 +244,27 @@ e2e_cleanup() {
 	exit "$rc"
 }
 
+# Fails (once) when a sanitizer report is in E2E_SANITIZER_LOG.* or a server log, and shows it.
+E2E_SANITIZER_CHECKED=0
+e2e_sanitizer_check() {
+	local f bad=0
+	[ "$E2E_SANITIZER_CHECKED" = 0 ] || return 0
+	E2E_SANITIZER_CHECKED=1
+	for f in "$E2E_SANITIZER_LOG".* ${T:+"$T/server.log" "$T/inetd.log"}; do
+		[ -f "$f" ] && grep -qE 'Sanitizer|runtime error:' "$f" || continue
+		fail "sanitizer report in $f"
+		grep -E -A 40 'ERROR: .*Sanitizer|runtime error:' "$f" | head -n 80 | sed 's/^/#   /'
+		bad=1
+	done
+	[ "${E2E_KEEP:-0}" = 1 ] || rm -f "$E2E_SANITIZER_LOG".*
+	return "$bad"
+}
+
 # Ends a test: leftover checks, a summary line, exit 1 if anything failed.
 e2e_done() {
 	stop_server
 	assert_no_leftovers
+	e2e_sanitizer_check
 	echo "# $E2E_NAME: $((E2E_COUNT - E2E_FAILED)) of $E2E_COUNT passed"
 	[ "$E2E_FAILED" = 0 ] || exit 1
 	exit 0
@@ -414,7 +444,7 @@ assert_no_leftovers() {
 
 ssh_base_opts() {
 	SSH_OPTS=(-F /dev/null -o "UserKnownHostsFile=$T/known_hosts"
-		-o StrictHostKeyChecking=accept-new -o BatchMode=no -o ConnectTimeout=10
+		-o StrictHostKeyChecking=accept-new -o BatchMode=no -o ConnectTimeout=$E2E_CONNECT_TIMEOUT
 		-o LogLevel=ERROR)
 	if [ "${E2E_INETD:-0}" = 1 ]; then
 		# One server on stdin/stdout per connection, no port (sandboxd -i); its log goes to a

@@ -300,6 +300,23 @@ static void test_verify_rotation_segments(void **state)
 	free_chain(c);
 }
 
+/* Found by tests/fuzz/fuzz_audit_record (LeakSanitizer): a record that parses but does not end
+ * in its hash member is refused without keeping what it parsed. */
+static void test_verify_refuses_hash_not_last(void **state)
+{
+	const char line[] = "{\"seq\":1,\"hash\":\"h\",\"time\":\"t\",\"event\":\"e\","
+			    "\"message_id\":\"m\",\"fields\":{},\"prev\":\"p\"}";
+	struct audit_record r;
+	struct audit_verifier v;
+	char msg[256] = "";
+
+	assert_int_equal(audit_record_parse(line, strlen(line), &r), 0);
+	audit_record_free(&r);
+	audit_verifier_init(&v);
+	assert_int_equal(audit_verify_line(&v, line, strlen(line), msg, sizeof(msg)), -EBADMSG);
+	assert_string_equal(msg, "line 1: not a valid record (truncated or edited?)");
+}
+
 static void test_bucket(void **state)
 {
 	struct audit_bucket b;
@@ -656,6 +673,7 @@ int main(void)
 	    cmocka_unit_test(test_record_encoding_is_canonical),
 	    cmocka_unit_test(test_verify_intact_edited_deleted_reordered),
 	    cmocka_unit_test(test_verify_rotation_segments),
+	    cmocka_unit_test(test_verify_refuses_hash_not_last),
 	    cmocka_unit_test(test_bucket),
 	    cmocka_unit_test(test_time_formats),
 	    cmocka_unit_test(test_human_values_cannot_fake_fields),

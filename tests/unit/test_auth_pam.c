@@ -25,6 +25,26 @@
 
 #include "pam/auth_pam.c"
 
+#include "common/sanitizer.h"
+
+#ifdef SANITIZER_ADDRESS
+/* The test re-executes itself with libpam_wrapper preloaded ahead of the ASan runtime; the
+ * wrapper interposes only PAM's functions, so the runtime's link order check does not apply. */
+__attribute__((visibility("default"))) const char *__asan_default_options(void);
+__attribute__((visibility("default"))) const char *__asan_default_options(void)
+{
+	return "verify_asan_link_order=0";
+}
+
+/* pam_wrapper's test module pam_chatty never frees the responses its conversation gets (as
+ * the adapter's comment says); not our code. */
+__attribute__((visibility("default"))) const char *__lsan_default_suppressions(void);
+__attribute__((visibility("default"))) const char *__lsan_default_suppressions(void)
+{
+	return "leak:pam_chatty.so\n";
+}
+#endif
+
 #define REEXEC_ENV "SBX_TEST_AUTH_PAM_DIR"
 
 static char test_dir[PATH_MAX];
@@ -779,6 +799,11 @@ static int reexec_under_pam_wrapper(char **argv)
 	setenv("PAM_WRAPPER", "1", 1);
 	setenv("PAM_WRAPPER_SERVICE_DIR", services, 1);
 	setenv(REEXEC_ENV, test_dir, 1);
+#ifdef SANITIZER_ADDRESS
+	/* pam_wrapper loads libpam with RTLD_DEEPBIND, which the sanitizer runtime refuses; this
+	 * variable (so named in pam_wrapper too) turns that off. */
+	setenv("UID_WRAPPER_DISABLE_DEEPBIND", "1", 1);
+#endif
 	free(new_preload);
 
 	execv("/proc/self/exe", argv);
@@ -794,6 +819,13 @@ int main(int argc, char **argv)
 		return reexec_under_pam_wrapper(argv);
 	if (snprintf(test_dir, sizeof(test_dir), "%s", dir) >= (int)sizeof(test_dir))
 		return 99;
+#ifdef SANITIZER_ADDRESS
+	/* Loaded for good, so that LeakSanitizer still names it after pam_end unloads it. */
+	char libdir[PATH_MAX], chatty[PATH_MAX + 32];
+	if (find_libdir(libdir, sizeof(libdir)) == 0 &&
+	    join(chatty, sizeof(chatty), libdir, "pam_wrapper/pam_chatty.so"))
+		dlopen(chatty, RTLD_NOW | RTLD_NODELETE);
+#endif
 
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_password_accepted),

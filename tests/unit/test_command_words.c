@@ -43,6 +43,15 @@ static void test_quotes_as_a_shell_would(void **state)
 	expect_words("''", (const char *const[]){"", NULL});
 }
 
+/* Found by tests/fuzz/fuzz_command_words: a backslash-newline outside quotes was kept as a
+ * newline inside the word; sh removes it ("a\<newline>b" is "ab"). */
+static void test_line_continuation_is_removed(void **state)
+{
+	expect_words("a\\\nb \\\n c", (const char *const[]){"ab", "c", NULL});
+	expect_words("\\\n", (const char *const[]){NULL});
+	expect_words("\"x\\\ny\" 'p\\\nq'", (const char *const[]){"xy", "p\\\nq", NULL});
+}
+
 static void test_nothing_is_expanded(void **state)
 {
 	expect_words("echo $HOME `id` $(id) *.py ~",
@@ -77,6 +86,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain_words),
 		cmocka_unit_test(test_quotes_as_a_shell_would),
+		cmocka_unit_test(test_line_continuation_is_removed),
 		cmocka_unit_test(test_nothing_is_expanded),
 		cmocka_unit_test(test_broken_quoting_is_refused),
 		cmocka_unit_test(test_too_many_words_are_refused),

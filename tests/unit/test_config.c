@@ -1074,6 +1074,8 @@ static void test_dump_round_trips_through_load(void **state)
 				"PrivsepUser sshd\n"
 				"PubkeyAuthentication yes\n"
 				"RunnerPath \"/opt/my runner\"\n");
+	/* Found by tests/fuzz/fuzz_config: a value starting with '=' lost it on the way back. */
+	assert_dump_round_trips("AuthorizedKeysFile ==keys\n");
 }
 
 /* ---- PerSource*: penalties and limits per source block ---- */

@@ -113,6 +113,21 @@ static void test_password(void **state)
 	free(huge);
 }
 
+static void test_kbdint_start(void **state)
+{
+	char *user = NULL;
+	wire_init(&msg, WIRE_REQ_KBDINT_START);
+	wire_put_str(&msg, "alice");
+	assert_int_equal(monitor_decode_kbdint_start(rewind_msg(), &user), 0);
+	assert_string_equal(user, "alice");
+	free(user);
+	wire_put_u32(&msg, 1); /* a field too many */
+	assert_int_equal(monitor_decode_kbdint_start(rewind_msg(), &user), -EBADMSG);
+	wire_init(&msg, WIRE_REQ_KBDINT_START);
+	wire_put_str(&msg, NULL);
+	assert_int_equal(monitor_decode_kbdint_start(rewind_msg(), &user), -EBADMSG);
+}
+
 static void test_kbdint_answers(void **state)
 {
 	struct monitor_kbdint_answers a;
@@ -326,11 +341,11 @@ static void test_small_requests(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_user_names),	   cmocka_unit_test(test_terms_and_text),
-	    cmocka_unit_test(test_password),	   cmocka_unit_test(test_kbdint_answers),
-	    cmocka_unit_test(test_pubkey),	   cmocka_unit_test(test_spawn),
-	    cmocka_unit_test(test_spawn_bounds),   cmocka_unit_test(test_spawn_malformed),
-	    cmocka_unit_test(test_small_requests),
+	    cmocka_unit_test(test_user_names),	    cmocka_unit_test(test_terms_and_text),
+	    cmocka_unit_test(test_password),	    cmocka_unit_test(test_kbdint_start),
+	    cmocka_unit_test(test_kbdint_answers),  cmocka_unit_test(test_pubkey),
+	    cmocka_unit_test(test_spawn),	    cmocka_unit_test(test_spawn_bounds),
+	    cmocka_unit_test(test_spawn_malformed), cmocka_unit_test(test_small_requests),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

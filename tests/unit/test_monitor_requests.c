@@ -135,6 +135,27 @@ static void test_wire_refuses_empty_datagram(void **state)
 	close(sv[1]);
 }
 
+/* wire_parse reads the datagram wire_recv would: type, then fields; no more than a message. */
+static void test_wire_parse(void **state)
+{
+	static struct wire_msg m;
+	static uint8_t big[sizeof(uint32_t) + WIRE_MAX_SIZE + 1];
+	const uint8_t datagram[] = {3, 0, 0, 0, 2, 0, 0, 0, 'o', 'k'};
+	char *s = NULL;
+
+	assert_int_equal(wire_parse(datagram, sizeof(datagram), &m), 0);
+	assert_int_equal(m.type, WIRE_REQ_KBDINT_RESPONSE);
+	assert_int_equal(m.len, 6);
+	assert_int_equal(m.n_fds, 0);
+	assert_int_equal(wire_get_str(&m, &s), 0);
+	assert_string_equal(s, "ok");
+	free(s);
+	assert_true(wire_at_end(&m));
+	assert_int_equal(wire_parse(datagram, 3, &m), -EBADMSG);
+	assert_int_equal(wire_parse(big, sizeof(big) - 1, &m), 0);
+	assert_int_equal(wire_parse(big, sizeof(big), &m), -EMSGSIZE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -146,6 +167,7 @@ int main(void)
 		cmocka_unit_test(test_wire_round_trip_with_descriptor),
 		cmocka_unit_test(test_wire_refuses_lying_lengths),
 		cmocka_unit_test(test_wire_refuses_empty_datagram),
+		cmocka_unit_test(test_wire_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -682,6 +682,22 @@ static void test_file_errors(void **state)
 	}
 }
 
+/* The same rules on text in memory, with the caller's name in messages. */
+static void test_parse_text(void **state)
+{
+	const char text[] = "# course\nmemory = 1G # more\nrecord = yes\n";
+	struct policy_values v;
+	sbx_error err = {0};
+
+	assert_int_equal(policy_parse_text("cs101", text, strlen(text), &v, &err), 0);
+	assert_true(v.set[POLICY_MEMORY] && v.set[POLICY_RECORD] && !v.set[POLICY_CPU]);
+	assert_int_equal(v.value[POLICY_MEMORY], 1ull << 30);
+	assert_int_equal(policy_parse_text("cs101", "cpu = 1\0", 8, &v, &err), -EINVAL);
+	assert_string_equal(err.msg, "cs101: contains a NUL byte");
+	assert_int_equal(policy_parse_text("x", "", 0, &v, &err), 0);
+	assert_false(v.set[POLICY_MEMORY]);
+}
+
 static void test_ownership(void **state)
 {
 	char path[1024];
@@ -858,6 +874,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_several_courses, test_setup),
 	    cmocka_unit_test_setup(test_file_format, test_setup),
 	    cmocka_unit_test_setup(test_file_errors, test_setup),
+	    cmocka_unit_test(test_parse_text),
 	    cmocka_unit_test_setup(test_ownership, test_setup),
 	    cmocka_unit_test_setup(test_broken_file_keeps_previous_store, test_setup),
 	    cmocka_unit_test_setup(test_concurrent_writers, test_setup),

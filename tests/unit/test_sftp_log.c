@@ -386,6 +386,43 @@ static void test_overlong_line(void **state)
 	free(text);
 }
 
+/* Found by tests/fuzz/fuzz_sftp_log: a record of exactly 4096 bytes was cut in stream mode
+ * only, and a cut record left the event before it waiting for a status, so the status that
+ * followed the cut record was blamed on it. Both modes now agree. */
+static void test_longest_record_and_cut_record(void **state)
+{
+	(void)state;
+	char *text = malloc(3 * SFTP_LOG_LINE_MAX);
+	assert_non_null(text);
+	for (size_t len = SFTP_LOG_LINE_MAX; len <= SFTP_LOG_LINE_MAX + 1; len++) {
+		size_t n = (size_t)sprintf(text, "remove name \"/h/x\"\r\n");
+		memset(text + n, 'A', len);
+		n += len;
+		n += (size_t)sprintf(text + n, "\r\nsent status No such file\r\n");
+		struct collected c = {0};
+		run_stream(text, n, 4096, &c);
+		assert_int_equal(c.n, 2);
+		assert_string_equal(c.ev[0], "remove|/h/x|-|-|-|success");
+		assert_true(strncmp(c.ev[1], "unparsed|AAAA", 13) == 0);
+		struct collected r = {0};
+		struct sftp_log *log = NULL;
+		assert_int_equal(sftp_log_new(&log), 0);
+		for (const char *p = text; p < text + n;) {
+			const char *end = memmem(p, (size_t)(text + n - p), "\r\n", 2) + 2;
+			sftp_log_feed_record(log, p, (size_t)(end - p), collect, &r);
+			p = end;
+		}
+		sftp_log_finish(log, collect, &r);
+		sftp_log_free(log);
+		assert_int_equal(r.n, 2);
+		assert_string_equal(r.ev[0], c.ev[0]);
+		assert_string_equal(r.ev[1], c.ev[1]);
+		collected_free(&c);
+		collected_free(&r);
+	}
+	free(text);
+}
+
 /* Opens without closes: the table stays at its cap and every dropped open is reported. */
 static void test_pending_bounded(void **state)
 {
@@ -454,6 +491,7 @@ int main(void)
 	    cmocka_unit_test(test_ambiguous_rename),
 	    cmocka_unit_test(test_server_cut_record),
 	    cmocka_unit_test(test_overlong_line),
+	    cmocka_unit_test(test_longest_record_and_cut_record),
 	    cmocka_unit_test(test_pending_bounded),
 	    cmocka_unit_test(test_unknown_and_bad_escape),
 	};
