@@ -49,7 +49,9 @@ exec </dev/null
 # AddressSanitizer, LeakSanitizer and UBSan reports to E2E_SANITIZER_LOG.PID, and any report
 # fails the test (e2e_sanitizer_check). Other builds ignore these variables.
 E2E_SANITIZER_LOG=/tmp/sbxe2e-sanitizer.$E2E_NAME.$$
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$E2E_SANITIZER_LOG"
+# Tests crash processes on purpose with SIGSEGV (penalties, faults): the signal must kill them as
+# it would without the sanitizers, not become a report (handle_segv=0).
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$E2E_SANITIZER_LOG:handle_segv=0"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$E2E_SANITIZER_LOG:print_stacktrace=1"
 export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$top_srcdir/tests/sanitizers/lsan.supp:print_suppressions=0"
 # Such a server answers a few times slower (LeakSanitizer checks every connection process as it
