@@ -49,25 +49,33 @@ static bool has_suffix(const char *s, const char *suffix)
  * script given on the command line is read with an ordinary open). Bytecode is trusted only
  * from the system's Python trees; from the home and /tmp only .py source. A .pyc refused inside
  * an import of a .py module is harmless: the importer falls back to the source. */
+static const char *open_code_refusal(const char *p)
+{
+	char real[PATH_MAX];
+
+	/* The system's own files, spelled plainly, need no realpath(): one per import saved. */
+	if (runner_path_spelled_system_python(p, false))
+		return NULL;
+	bool resolved = realpath(p, real) != NULL;
+	if (has_suffix(p, ".pyc") && (!resolved || !runner_path_is_system_python(real, false)))
+		return RUNNER_MSG_PYC;
+	if (resolved && runner_path_is_student_writable(real) && !has_suffix(real, ".py"))
+		return MSG_NOT_SOURCE;
+	return NULL;
+}
+
 static PyObject *open_code_hook(PyObject *path, void *userdata)
 {
-	struct runner_decision d = {.verdict = RUNNER_REFUSE};
+	struct runner_decision d = {.verdict = RUNNER_ALLOW};
 	PyObject *bytes = NULL, *io, *file;
 	const char *p;
-	char real[PATH_MAX];
-	bool resolved;
 
 	if (!PyUnicode_FSConverter(path, &bytes))
 		return NULL;
 	p = PyBytes_AS_STRING(bytes);
-	resolved = realpath(p, real) != NULL;
-	if (has_suffix(p, ".pyc") && (!resolved || !runner_path_is_system_python(real, false)))
-		d.message = RUNNER_MSG_PYC;
-	else if (resolved && runner_path_is_student_writable(real) && !has_suffix(real, ".py"))
-		d.message = MSG_NOT_SOURCE;
-	else
-		d.verdict = RUNNER_ALLOW;
-	if (d.verdict == RUNNER_REFUSE) {
+	d.message = open_code_refusal(p);
+	if (d.message) {
+		d.verdict = RUNNER_REFUSE;
 		snprintf(d.detail, sizeof(d.detail), "%s", p);
 		Py_DECREF(bytes);
 		refuse("open_code", &d);

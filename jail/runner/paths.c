@@ -70,6 +70,27 @@ bool runner_path_is_student_writable(const char *path)
 	return (home_dir[0] && has_dir_prefix(path, home_dir)) || has_dir_prefix(path, tmp_dir);
 }
 
+/* No ".", ".." or empty component: the path names what it spells, up to symlinks. */
+static bool is_plain_absolute(const char *path)
+{
+	if (path[0] != '/')
+		return false;
+	for (const char *c = path + 1;; c++) {
+		const char *end = strchrnul(c, '/');
+		size_t n = (size_t)(end - c);
+		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		if (*end == '\0')
+			return true;
+		c = end;
+	}
+}
+
+bool runner_path_spelled_system_python(const char *path, bool dynload_only)
+{
+	return is_plain_absolute(path) && runner_path_is_system_python(path, dynload_only);
+}
+
 bool runner_path_is_system_python(const char *path, bool dynload_only)
 {
 	const char *const *trees = dynload_only ? system_native_trees : system_python_trees;

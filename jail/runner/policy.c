@@ -533,7 +533,8 @@ static enum runner_verdict check_import(const struct rule *rule, PyObject *args,
 	}
 	if (path_arg(arg(args, 1), &holder, &file) <= 0)
 		return RUNNER_ALLOW;
-	if (!realpath(file, real) || !runner_path_is_system_python(real, true)) {
+	if (!runner_path_spelled_system_python(file, true) &&
+	    (!realpath(file, real) || !runner_path_is_system_python(real, true))) {
 		snprintf(d->detail, sizeof(d->detail), "%s", file);
 		d->message = MSG_EXTENSION;
 		v = RUNNER_REFUSE;

@@ -56,6 +56,10 @@ enum runner_path_verdict runner_path_check_read(const char *path, int dir_fd);
 /* Is path (resolved) under one of the system Python trees (stdlib, lib-dynload, dist-packages)?
  * dynload_only: only lib-dynload and dist-packages (native extension modules). */
 bool runner_path_is_system_python(const char *path, bool dynload_only);
+/* PATH, as spelled, lies in a system Python tree: absolute, without ".", ".." or empty
+ * components. Only root can make symlinks in those trees (read-only in the jail), so such a path
+ * needs no realpath() to be trusted. */
+bool runner_path_spelled_system_python(const char *path, bool dynload_only);
 /* Is path (resolved) inside the home or /tmp, where the student can write? */
 bool runner_path_is_student_writable(const char *path);
 const char *runner_path_home(void);

@@ -333,6 +333,10 @@ def denials():
         env.write("data.txt", "print('not python source')\n")
         expect_denied(env, "io.open_code of a non-.py file in HOME",
                       'import io\nio.open_code(HOME + "/data.txt")', "open_code")
+        # Spelled from inside the stdlib with "..": resolved, not taken for the stdlib.
+        expect_denied(env, "io.open_code of a HOME file through /usr/lib/python3.11/..",
+                      'import io\nio.open_code("/usr/lib/python3.11/../../.." + HOME + "/data.txt")',
+                      "open_code")
         # A stale or forged __pycache__ next to a .py is ignored: the source runs.
         env.write("goodmod.py", 'print("SOURCE RAN")\n')
         forged = env.write("forged.py", 'print("FORGED BYTECODE RAN")\n')
