@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -182,7 +181,6 @@ static enum resolve_result resolve(const char *path, int dir_fd, bool follow_las
 {
 	char cur[PATH_MAX], dir[PATH_MAX], rdir[PATH_MAX], target[PATH_MAX];
 	const char *base;
-	struct stat st;
 	size_t len;
 	ssize_t n;
 
@@ -208,11 +206,15 @@ static enum resolve_result resolve(const char *path, int dir_fd, bool follow_las
 		if ((size_t)snprintf(out, size, "%s%s%s", rdir, strcmp(rdir, "/") ? "/" : "",
 				     base) >= size)
 			return RESOLVED_ERROR;
-		if (!follow_last || lstat(out, &st) < 0 || !S_ISLNK(st.st_mode))
+		if (!follow_last)
 			return RESOLVED_PATH;
+		/* One call instead of lstat() then readlink(): EINVAL is "not a symlink", ENOENT
+		 * a file the open will create; either way the path is what it spells. */
 		n = readlink(out, target, sizeof(target) - 1);
 		if (n < 0)
-			return RESOLVED_ERROR;
+			return RESOLVED_PATH;
+		if ((size_t)n >= sizeof(target) - 1)
+			return RESOLVED_ERROR; /* a target this long may have been cut short */
 		target[n] = '\0';
 		if (target[0] == '/') {
 			strcpy(cur, target);

@@ -15,10 +15,13 @@
 #   start-up     `-c pass`, outside a jail (for reference)
 # The idle runner's memory is measured with the sessions of ssh_bench.sh.
 #
-# Environment: RUNS (rounds, default 20).
+# Environment: RUNS (rounds, default 20); MICRO_RUNS (rounds of the three overhead rows,
+# default 3 x RUNS: their targets are a few percent, and one run's CPU time here swings +-20%
+# with whatever else the machine does, so a median of 20 moves the ratio by several percent).
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 exec </dev/null
 RUNS=${RUNS:-20}
+MICRO_RUNS=${MICRO_RUNS:-$((RUNS * 3))}
 RUNNER=$(realpath "${1:-$SANDBOX_PYTHON}")
 JAIL_RUN="$top_builddir/tests/jail/jail-run"
 PY3=/usr/bin/python3
@@ -77,7 +80,7 @@ bench_result runner.jail "python -c pass inside our jail vs bare python3 -c pass
 micro() { # ID LABEL TARGET SCRIPT-ARGS...
 	local id=$1 label=$2 target=$3
 	shift 3
-	interleave --runs "$RUNS" --warmup 2 --timeout 120 --cpu \
+	interleave --runs "$MICRO_RUNS" --warmup 2 --timeout 120 --cpu \
 		"runner=$RUNNER -- python $*" "python3=$PY -E -s $*" >"$T/$id.stat"
 	cat "$T/$id.stat"
 	read -r r_med r_min r_max r_n r_f < <(stat_of "$T/$id.stat" runner)
