@@ -511,11 +511,8 @@ int ctl_audit_main(int argc, char **argv)
 		case 'h':
 			audit_usage(stdout);
 			return CTL_EXIT_OK;
-		case ':':
-			return ctl_usage_error("option '%s' needs an argument", argv[optind - 1]);
 		default:
-			return ctl_usage_error("unknown option '%s' (see sandboxctl audit --help)",
-					       argv[optind - 1]);
+			return ctl_option_error("audit", c, argv);
 		}
 	}
 	if (optind < argc)

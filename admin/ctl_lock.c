@@ -31,7 +31,7 @@ static int parse_user(int argc, char **argv, struct policy_level *ret)
 			printf("Usage: sandboxctl %s USER\n", argv[0]);
 			return -1;
 		}
-		return ctl_usage_error("%s: unknown option '%s'", argv[0], argv[optind - 1]);
+		return ctl_option_error(argv[0], c, argv);
 	}
 	if (argc - optind != 1)
 		return ctl_usage_error("usage: %s USER", argv[0]);

@@ -150,11 +150,8 @@ int ctl_penalties_main(int argc, char **argv)
 		else if (c == 'h') {
 			printf(CTL_PENALTIES_USAGE);
 			return CTL_EXIT_OK;
-		} else if (c == ':')
-			return ctl_usage_error("penalties: option '%s' needs an argument",
-					       argv[optind - 1]);
-		else
-			return ctl_usage_error("penalties: unknown option '%s'", argv[optind - 1]);
+		} else
+			return ctl_option_error("penalties", c, argv);
 	}
 	if (optind != argc || (what && json))
 		return ctl_usage_error("usage: penalties [--json] | penalties --clear BLOCK|all");

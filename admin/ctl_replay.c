@@ -304,11 +304,8 @@ int ctl_replay_main(int argc, char **argv)
 		case 'h':
 			replay_usage(stdout);
 			return CTL_EXIT_OK;
-		case ':':
-			return ctl_usage_error("option '%s' needs an argument", argv[optind - 1]);
 		default:
-			return ctl_usage_error("unknown option '%s' (see sandboxctl replay --help)",
-					       argv[optind - 1]);
+			return ctl_option_error("replay", c, argv);
 		}
 	}
 	if (optind >= argc)

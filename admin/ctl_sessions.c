@@ -173,11 +173,8 @@ int ctl_sessions_main(int argc, char **argv)
 		else if (c == 'h') {
 			printf("Usage: sandboxctl sessions [--user USER] [--json]\n");
 			return CTL_EXIT_OK;
-		} else if (c == ':')
-			return ctl_usage_error("sessions: option '%s' needs an argument",
-					       argv[optind - 1]);
-		else
-			return ctl_usage_error("sessions: unknown option '%s'", argv[optind - 1]);
+		} else
+			return ctl_option_error("sessions", c, argv);
 	}
 	if (optind != argc)
 		return ctl_usage_error("usage: sessions [--user USER] [--json]");
@@ -211,11 +208,8 @@ int ctl_kill_main(int argc, char **argv)
 		else if (c == 'h') {
 			printf("Usage: sandboxctl kill SESSION|--user USER\n");
 			return CTL_EXIT_OK;
-		} else if (c == ':')
-			return ctl_usage_error("kill: option '%s' needs an argument",
-					       argv[optind - 1]);
-		else
-			return ctl_usage_error("kill: unknown option '%s'", argv[optind - 1]);
+		} else
+			return ctl_option_error("kill", c, argv);
 	}
 	if (user ? optind != argc : argc - optind != 1)
 		return ctl_usage_error("usage: kill SESSION|--user USER");

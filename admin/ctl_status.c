@@ -140,7 +140,7 @@ int ctl_status_main(int argc, char **argv)
 			printf("Usage: sandboxctl status [--json]\n");
 			return CTL_EXIT_OK;
 		} else
-			return ctl_usage_error("status: unknown option '%s'", argv[optind - 1]);
+			return ctl_option_error("status", c, argv);
 	}
 	if (optind != argc)
 		return ctl_usage_error("usage: status [--json]");

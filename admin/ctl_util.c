@@ -54,6 +54,18 @@ int ctl_usage_error(const char *fmt, ...)
 	return CTL_EXIT_USAGE;
 }
 
+int ctl_option_error(const char *command, int c, char *const argv[])
+{
+	const char *opt = optind > 0 ? argv[optind - 1] : "?";
+	const char *sep = command ? ": " : "";
+
+	command = command ? command : "";
+	if (c == ':')
+		return ctl_usage_error("%s%soption '%s' needs an argument", command, sep, opt);
+	return ctl_usage_error("%s%sunknown option '%s' (see sandboxctl %s%s--help)", command, sep,
+			       opt, command, command[0] ? " " : "");
+}
+
 static bool in_admin_group(void)
 {
 	struct group *gr = getgrnam(CTL_ADMIN_GROUP);

@@ -30,6 +30,10 @@ void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ctl_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ctl_error, then CTL_EXIT_USAGE. */
 int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The usage error for what getopt_long() returned for a bad option: ':' (its argument is
+ * missing) or anything else (unknown). COMMAND is the subcommand ("sessions", "quota set"),
+ * NULL for sandboxctl's own options. */
+int ctl_option_error(const char *command, int c, char *const argv[]);
 
 /* 0, or prints "permission denied: ..." and returns CTL_EXIT_DENIED. WRITE: root only;
  * otherwise root or a member of CTL_ADMIN_GROUP. */

@@ -105,11 +105,8 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("sandboxctl %s\n", PACKAGE_VERSION);
 			return CTL_EXIT_OK;
-		case ':':
-			return ctl_usage_error("option '%s' needs an argument", argv[optind - 1]);
 		default:
-			return ctl_usage_error("unknown option '%s' (see sandboxctl --help)",
-					       argv[optind - 1]);
+			return ctl_option_error(NULL, c, argv);
 		}
 	}
 	if (!policy_dir_given) {
