@@ -163,7 +163,9 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 {
 	sbx_error err = {0};
 	uint64_t t_begin = monitor_usec(), t_cgroup = 0, t_home = 0, t_done = 0;
+	uint64_t t_user = 0, t_policy = 0, t_pam = 0;
 	int r = session_load_user(m, &err);
+	t_user = monitor_usec();
 	struct policy_effective eff;
 	/* Counting sessions and adding this one happen under the host's lock (when MaxLogins is
 	 * set) and the user's, so concurrent logins cannot all slip under a limit. */
@@ -191,37 +193,56 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 			return -EPERM;
 		}
 	}
-	if (r == 0)
+	t_policy = monitor_usec();
+	if (r == 0) {
+		session_limits_default(&m->limits);
+		session_limits_from_policy(&m->limits, &eff);
+		session_limits_sources(&eff, m->limit_sources, sizeof(m->limit_sources));
+		m->allow_processes = eff.value[POLICY_PROCESSES] != 0;
+		m->record = eff.value[POLICY_RECORD] != 0;
+		/* The record comes first: if this process dies, it is what leads the listener to
+		 * the session's cgroup. */
+		struct session_record rec = {.started = (long long)time(NULL),
+					     .monitor_pid = getpid()};
+		snprintf(rec.session_id, sizeof(rec.session_id), "%s", m->conn->session_id);
+		snprintf(rec.user, sizeof(rec.user), "%s", m->user.name);
+		snprintf(rec.remote, sizeof(rec.remote), "%s", m->conn->remote_addr);
+		r = m->registry_fd = session_registry_add(m->cfg->runtime_directory, &rec, &err);
+	}
+	/* The session's cgroups are made while PAM opens its session: neither needs the other,
+	 * and each costs about a millisecond (cgroup_async.c). */
+	struct cgroup_create_job *cg_job = NULL;
+	if (r >= 0) {
+		t_cgroup = monitor_usec();
+		r = cgroup_session_create_begin(m->runtime->cgroups, m->user.name,
+						m->conn->session_id, &m->limits.cgroup, &cg_job,
+						&err);
+	}
+	bool pam_tried = r >= 0;
+	if (r >= 0)
 		r = auth_pam_setcred(m->pam, true, &err);
 	if (r == 0) {
 		m->pam_cred = true;
 		r = auth_pam_open_session(m->pam, &err);
+		m->pam_session_open = r == 0;
 	}
-	if (r < 0) {
+	t_pam = monitor_usec();
+	if (cg_job) {
+		/* Always joined, so that a failed login still has its groups removed. */
+		sbx_error cg_err = {0};
+		int cr = cgroup_session_create_finish(cg_job, &m->cgroup, &cg_err);
+		if (cr < 0 && r >= 0) {
+			r = cr;
+			err = cg_err;
+		}
+	}
+	t_home = monitor_usec();
+	if (pam_tried && !m->pam_session_open) {
 		log_error("cannot open a session for %s: %s", m->auth_user, err.msg);
 		session_answer(m, false, "the session could not be opened; please tell your admin");
 		return r;
 	}
-	m->pam_session_open = true;
-	session_limits_default(&m->limits);
-	session_limits_from_policy(&m->limits, &eff);
-	session_limits_sources(&eff, m->limit_sources, sizeof(m->limit_sources));
-	m->allow_processes = eff.value[POLICY_PROCESSES] != 0;
-	m->record = eff.value[POLICY_RECORD] != 0;
-	/* The record comes first: if this process dies, it is what leads the listener to the
-	 * session's cgroup. */
-	struct session_record rec = {.started = (long long)time(NULL), .monitor_pid = getpid()};
-	snprintf(rec.session_id, sizeof(rec.session_id), "%s", m->conn->session_id);
-	snprintf(rec.user, sizeof(rec.user), "%s", m->user.name);
-	snprintf(rec.remote, sizeof(rec.remote), "%s", m->conn->remote_addr);
-	r = m->registry_fd = session_registry_add(m->cfg->runtime_directory, &rec, &err);
 	if (r >= 0) {
-		t_cgroup = monitor_usec();
-		r = cgroup_session_create(m->runtime->cgroups, m->user.name, m->conn->session_id,
-					  &m->limits.cgroup, &m->cgroup, &err);
-	}
-	if (r >= 0) {
-		t_home = monitor_usec();
 		r = session_attach_home(m, &eff, &err);
 		t_done = monitor_usec();
 	}
@@ -249,9 +270,14 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 	log_info("session %s opened for %s from %s", m->conn->session_id, m->user.name,
 		 m->conn->remote_addr);
 	r = session_answer(m, true, NULL);
-	monitor_timing(m, "session_open begin=%llu end=%llu cgroup_us=%llu home_us=%llu",
+	monitor_timing(m,
+		       "session_open begin=%llu end=%llu user_us=%llu policy_us=%llu "
+		       "registry_us=%llu pam_us=%llu cgroup_wait_us=%llu home_us=%llu",
 		       (unsigned long long)t_begin, (unsigned long long)monitor_usec(),
-		       (unsigned long long)(t_home - t_cgroup), (unsigned long long)(t_done - t_home));
+		       (unsigned long long)(t_user - t_begin),
+		       (unsigned long long)(t_policy - t_user), (unsigned long long)(t_cgroup - t_policy),
+		       (unsigned long long)(t_pam - t_cgroup), (unsigned long long)(t_home - t_pam),
+		       (unsigned long long)(t_done - t_home));
 	return r;
 }
 
