@@ -20,6 +20,7 @@ struct jail_run {
 	pid_t pid;	 /* init, host pid */
 	int status_sock; /* init's reports */
 	int pty_master;
+	bool reported; /* jail_run_finish has read the end */
 	bool reaped;
 };
 
@@ -161,7 +162,7 @@ int jail_run_take_pty_master(struct jail_run *run)
 
 int jail_run_signal(struct jail_run *run, int sig)
 {
-	if (run->reaped)
+	if (run->reaped || run->reported)
 		return -ESRCH;
 	return kill(run->pid, sig) < 0 ? -errno : 0;
 }
@@ -171,27 +172,46 @@ int jail_run_status_fd(const struct jail_run *run)
 	return run->status_sock;
 }
 
+/* Reaps init if it has exited (or, with wait, once it has); true once it is reaped. */
+static bool run_reap(struct jail_run *run, bool wait, int *status)
+{
+	if (run->reaped)
+		return true;
+	for (;;) {
+		pid_t p = waitpid(run->pid, status, wait ? 0 : WNOHANG);
+		if (p == run->pid || (p < 0 && errno == ECHILD)) {
+			run->reaped = true;
+			return true;
+		}
+		if (p < 0 && errno == EINTR)
+			continue;
+		return false;
+	}
+}
+
 int jail_run_finish(struct jail_run *run, struct jail_report *ret, sbx_error *err)
 {
 	struct jail_msg msg;
 	int fd, status = 0;
 	ssize_t n;
 
-	if (run->reaped)
+	if (run->reaped || run->reported)
 		return sbx_error_set(err, EALREADY, "jail already finished");
 	n = jail_msg_recv(run->status_sock, &msg, &fd);
 	if (fd >= 0)
 		close(fd);
-	while (waitpid(run->pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return sbx_error_errno(err, errno, "waitpid jail init");
-	}
-	run->reaped = true;
 	if (n > 0 && msg.type == JAIL_MSG_REPORT) {
+		/* Init sends the report after it reaped every other process of the jail; what is
+		 * left is its own exit (the namespaces' teardown, most of a millisecond): reaped
+		 * here if already over, else by jail_run_reap later. */
+		run->reported = true;
+		run_reap(run, false, &status);
 		*ret = msg.report;
 		return 0;
 	}
-	/* Init died without a report (killed from outside): report what killed it. */
+	/* Init died without a report (killed from outside): wait for it, report what killed it. */
+	run_reap(run, true, &status);
+	run->reported = true;
 	memset(ret, 0, sizeof(*ret));
 	ret->exited = WIFEXITED(status);
 	ret->exit_code = ret->exited ? WEXITSTATUS(status) : -1;
@@ -200,14 +220,21 @@ int jail_run_finish(struct jail_run *run, struct jail_report *ret, sbx_error *er
 	return 0;
 }
 
+bool jail_run_reap(struct jail_run *run)
+{
+	int status;
+	return run_reap(run, false, &status);
+}
+
 void jail_run_free(struct jail_run *run)
 {
 	if (!run)
 		return;
 	if (!run->reaped) {
+		/* Not reaped: the pid is still init's, whatever state it is in. */
 		kill(run->pid, SIGKILL);
-		while (waitpid(run->pid, NULL, 0) < 0 && errno == EINTR)
-			;
+		int status;
+		run_reap(run, true, &status);
 	}
 	if (run->status_sock >= 0)
 		close(run->status_sock);

@@ -98,8 +98,13 @@ int jail_run_take_pty_master(struct jail_run *run);
 int jail_run_signal(struct jail_run *run, int sig);
 /* Readable (poll POLLIN) once the payload has ended and the report is waiting. */
 int jail_run_status_fd(const struct jail_run *run);
-/* Reaps init (blocking until the report arrives) and fills the report. */
+/* Reads the report (blocking until it arrives) and reaps init if it has already exited. Once
+ * the report is read, every process of the jail but init has ended and been reaped, and init
+ * only exits; its exit (the namespaces' teardown) need not be waited for before the end is
+ * reported: jail_run_reap reaps it later (on SIGCHLD), jail_run_free at the latest. */
 int jail_run_finish(struct jail_run *run, struct jail_report *ret, sbx_error *err);
+/* Reaps init if it has exited, without blocking; true once reaped. */
+bool jail_run_reap(struct jail_run *run);
 /* Kills whatever is left of the jail (SIGKILL to init) and frees; accepts NULL. */
 void jail_run_free(struct jail_run *run);
 

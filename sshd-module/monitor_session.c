@@ -652,6 +652,30 @@ static void session_keep_recording(struct monitor *m, struct monitor_channel *c)
 	c->rec = NULL;
 }
 
+/* The end is reported; init may still be tearing its namespaces down. */
+static void session_park_exiting(struct monitor *m, struct jail_run *run)
+{
+	if (jail_run_reap(run)) {
+		jail_run_free(run);
+		return;
+	}
+	for (size_t i = 0; i < MONITOR_MAX_CHANNELS; i++)
+		if (!m->exiting[i]) {
+			m->exiting[i] = run;
+			return;
+		}
+	jail_run_free(run); /* cannot happen (a slot per channel): wait for it here */
+}
+
+void monitor_reap_exiting(struct monitor *m)
+{
+	for (size_t i = 0; i < MONITOR_MAX_CHANNELS; i++)
+		if (m->exiting[i] && jail_run_reap(m->exiting[i])) {
+			jail_run_free(m->exiting[i]);
+			m->exiting[i] = NULL;
+		}
+}
+
 static void channel_finish(struct monitor *m, struct monitor_channel *c)
 {
 	uint64_t t_begin = monitor_usec();
@@ -714,7 +738,7 @@ static void channel_finish(struct monitor *m, struct monitor_channel *c)
 	wire_put_u32(&evt, rep.exited ? (uint32_t)rep.exit_code : (uint32_t)rep.signal);
 	wire_put_str(&evt, line[0] ? line : NULL);
 	monitor_send(m, &evt);
-	jail_run_free(c->run);
+	session_park_exiting(m, c->run);
 	session_keep_recording(m, c);
 	monitor_timing(m, "channel_done channel=%u begin=%llu end=%llu", c->id,
 		       (unsigned long long)t_begin, (unsigned long long)monitor_usec());
@@ -852,6 +876,8 @@ void monitor_session_end(struct monitor *m)
 	for (size_t i = 0; i < MONITOR_MAX_CHANNELS; i++) {
 		recording_close(m->ended_recs[i].rec);
 		m->ended_recs[i].rec = NULL;
+		jail_run_free(m->exiting[i]); /* waits for an init still exiting */
+		m->exiting[i] = NULL;
 	}
 	t_home = monitor_usec();
 	home_detach(m->home); /* after every jail is gone: the last session unmounts */
