@@ -101,16 +101,6 @@ enum cgroup_driver_kind cgroup_driver_kind(const struct cgroup_driver *d);
 int cgroup_session_create(struct cgroup_driver *d, const char *user, const char *session_id,
 			  const struct cgroup_limits *limits, struct cgroup_session **ret,
 			  sbx_error *err);
-/* The same create on a thread of its own (cgroup_async.c), for a caller with other work to
- * overlap: begin copies its arguments and returns at once; finish waits for the thread, then
- * returns what cgroup_session_create would have (and frees the job). Every begin needs its
- * finish, on error paths too. */
-struct cgroup_create_job;
-int cgroup_session_create_begin(struct cgroup_driver *d, const char *user, const char *session_id,
-				const struct cgroup_limits *limits, struct cgroup_create_job **ret,
-				sbx_error *err);
-int cgroup_session_create_finish(struct cgroup_create_job *job, struct cgroup_session **ret,
-				 sbx_error *err);
 /* Moves the calling process in. Safe in a child after fork (no malloc, no locks, no stdio:
  * only open/write/close of paths computed at create time); err may be NULL there. */
 int cgroup_session_enter(const struct cgroup_session *s, sbx_error *err);

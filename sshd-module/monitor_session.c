@@ -8,6 +8,7 @@
 #include "sshd-module/monitor_decode.h"
 #include "sshd-module/recording.h"
 #include "sshd-module/session_registry.h"
+#include "sshd-module/session_setup.h"
 #include "sshd-module/scp_audit.h"
 #include "sshd-module/sftp_log.h"
 #include "sshd-module/session_spawn.h"
@@ -107,7 +108,9 @@ static int session_answer(struct monitor *m, bool ok, const char *message)
 static int session_resolve_policy(struct monitor *m, struct policy_effective *eff, sbx_error *err)
 {
 	char **groups = NULL;
-	int r = policy_user_groups(m->user.name, m->user.gid, &groups, err);
+	/* The groups session_load_user got from NSS: a second getgrouplist costs as much again
+	 * (NSS modules such as systemd's enumerate their databases for it). */
+	int r = policy_group_names(m->user.groups, (size_t)m->user.n_groups, &groups, err);
 	if (r == 0)
 		r = policy_resolve(m->cfg->policy_directory, m->user.name,
 				   (const char *const *)groups, eff, err);
@@ -194,29 +197,27 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 		}
 	}
 	t_policy = monitor_usec();
+	/* The session's record and cgroups are made on a thread while PAM opens its session
+	 * (session_setup.c): neither needs the other, and each costs about a millisecond. */
+	struct session_setup setup = {.runtime_dir = m->cfg->runtime_directory,
+				      .cgroups = m->runtime->cgroups,
+				      .limits = &m->limits.cgroup};
+	bool setup_started = false;
 	if (r == 0) {
 		session_limits_default(&m->limits);
 		session_limits_from_policy(&m->limits, &eff);
 		session_limits_sources(&eff, m->limit_sources, sizeof(m->limit_sources));
 		m->allow_processes = eff.value[POLICY_PROCESSES] != 0;
 		m->record = eff.value[POLICY_RECORD] != 0;
-		/* The record comes first: if this process dies, it is what leads the listener to
-		 * the session's cgroup. */
-		struct session_record rec = {.started = (long long)time(NULL),
-					     .monitor_pid = getpid()};
-		snprintf(rec.session_id, sizeof(rec.session_id), "%s", m->conn->session_id);
-		snprintf(rec.user, sizeof(rec.user), "%s", m->user.name);
-		snprintf(rec.remote, sizeof(rec.remote), "%s", m->conn->remote_addr);
-		r = m->registry_fd = session_registry_add(m->cfg->runtime_directory, &rec, &err);
-	}
-	/* The session's cgroups are made while PAM opens its session: neither needs the other,
-	 * and each costs about a millisecond (cgroup_async.c). */
-	struct cgroup_create_job *cg_job = NULL;
-	if (r >= 0) {
+		setup.rec = (struct session_record){.started = (long long)time(NULL),
+						    .monitor_pid = getpid()};
+		snprintf(setup.rec.session_id, sizeof(setup.rec.session_id), "%s",
+			 m->conn->session_id);
+		snprintf(setup.rec.user, sizeof(setup.rec.user), "%s", m->user.name);
+		snprintf(setup.rec.remote, sizeof(setup.rec.remote), "%s", m->conn->remote_addr);
 		t_cgroup = monitor_usec();
-		r = cgroup_session_create_begin(m->runtime->cgroups, m->user.name,
-						m->conn->session_id, &m->limits.cgroup, &cg_job,
-						&err);
+		session_setup_begin(&setup);
+		setup_started = true;
 	}
 	bool pam_tried = r >= 0;
 	if (r >= 0)
@@ -227,17 +228,20 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 		m->pam_session_open = r == 0;
 	}
 	t_pam = monitor_usec();
-	if (cg_job) {
-		/* Always joined, so that a failed login still has its groups removed. */
-		sbx_error cg_err = {0};
-		int cr = cgroup_session_create_finish(cg_job, &m->cgroup, &cg_err);
-		if (cr < 0 && r >= 0) {
-			r = cr;
-			err = cg_err;
+	if (setup_started) {
+		/* Always joined, so that a failed login still has its record and groups
+		 * removed (monitor_session_end). */
+		sbx_error setup_err = {0};
+		int sr = session_setup_finish(&setup, &setup_err);
+		m->registry_fd = setup.registry_fd;
+		m->cgroup = setup.cgroup;
+		if (sr < 0 && r >= 0) {
+			r = sr;
+			err = setup_err;
 		}
 	}
 	t_home = monitor_usec();
-	if (pam_tried && !m->pam_session_open) {
+	if ((!setup_started && r < 0) || (pam_tried && !m->pam_session_open)) {
 		log_error("cannot open a session for %s: %s", m->auth_user, err.msg);
 		session_answer(m, false, "the session could not be opened; please tell your admin");
 		return r;
@@ -272,7 +276,7 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 	r = session_answer(m, true, NULL);
 	monitor_timing(m,
 		       "session_open begin=%llu end=%llu user_us=%llu policy_us=%llu "
-		       "registry_us=%llu pam_us=%llu cgroup_wait_us=%llu home_us=%llu",
+		       "limits_us=%llu pam_us=%llu cgroup_wait_us=%llu home_us=%llu",
 		       (unsigned long long)t_begin, (unsigned long long)monitor_usec(),
 		       (unsigned long long)(t_user - t_begin),
 		       (unsigned long long)(t_policy - t_user), (unsigned long long)(t_cgroup - t_policy),

@@ -1,0 +1,57 @@
+/* A session's record and cgroups on a thread of its own (session_setup.h).
+ *
+ * After authentication the monitor has two independent jobs of about a millisecond each: the
+ * PAM session (NSS lookups, configuration files, the modules' own work) and the host's side
+ * (the session record, then ~20 mkdir and a few writes in seven cgroup hierarchies on a hybrid
+ * host, and the stats files opened). On a host with a free core they overlap. The thread only
+ * makes system calls on values the caller keeps valid, under the caller's locks (the user's
+ * and the host's registry locks are held until after finish); it blocks every signal, so the
+ * monitor's signalfd and handlers keep receiving them. No process is placed in the groups
+ * before finish has returned them, and the record still comes before the cgroups: if the
+ * monitor dies, the record is what leads the listener to them. */
+#include "config.h"
+
+#include "sshd-module/session_setup.h"
+
+#include <signal.h>
+#include <string.h>
+
+static void setup_run(struct session_setup *s)
+{
+	s->r = s->registry_fd = session_registry_add(s->runtime_dir, &s->rec, &s->err);
+	if (s->r >= 0 && s->cgroups)
+		s->r = cgroup_session_create(s->cgroups, s->rec.user, s->rec.session_id, s->limits,
+					     &s->cgroup, &s->err);
+}
+
+static void *setup_thread(void *arg)
+{
+	setup_run(arg);
+	return NULL;
+}
+
+void session_setup_begin(struct session_setup *s)
+{
+	s->registry_fd = -1;
+	s->cgroup = NULL;
+	s->r = 0;
+	memset(&s->err, 0, sizeof(s->err));
+	/* The thread starts with the mask in force at pthread_create: every signal blocked. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	s->threaded = pthread_create(&s->thread, NULL, setup_thread, s) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!s->threaded)
+		setup_run(s);
+}
+
+int session_setup_finish(struct session_setup *s, sbx_error *err)
+{
+	if (s->threaded)
+		pthread_join(s->thread, NULL);
+	s->threaded = false;
+	if (s->r < 0 && err)
+		*err = s->err;
+	return s->r < 0 ? s->r : 0;
+}
