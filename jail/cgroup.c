@@ -244,6 +244,75 @@ int cg_read_keyed(const char *dir, const char *file, const char *key, uint64_t *
 	return cgroup_parse_keyed(buf, key, ret);
 }
 
+static int pread_all(int fd, char *buf, size_t size)
+{
+	size_t off = 0;
+	while (off + 1 < size) {
+		ssize_t n = pread(fd, buf + off, size - 1 - off, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	buf[off] = '\0';
+	return (int)off;
+}
+
+int cg_session_read(const struct cgroup_session *s, const char *dir, const char *file, char *buf,
+		    size_t size)
+{
+	struct cg_stat_fds *c = s->stat_fds;
+	for (size_t i = 0; c && i < c->n; i++)
+		if (c->e[i].dir == dir && strcmp(c->e[i].file, file) == 0)
+			return pread_all(c->e[i].fd, buf, size);
+	if (!c || c->n == CG_STAT_FDS)
+		return cg_read(dir, file, buf, size);
+	char path[PATH_MAX];
+	if (join(path, sizeof(path), dir, file) < 0)
+		return -ENAMETOOLONG;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	c->e[c->n].dir = dir;
+	c->e[c->n].file = file;
+	c->e[c->n].fd = fd;
+	c->n++;
+	return pread_all(fd, buf, size);
+}
+
+int cg_session_read_u64(const struct cgroup_session *s, const char *dir, const char *file,
+			uint64_t *ret)
+{
+	char buf[64];
+	int r = cg_session_read(s, dir, file, buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	return cgroup_parse_limit(buf, ret);
+}
+
+int cg_session_read_keyed(const struct cgroup_session *s, const char *dir, const char *file,
+			  const char *key, uint64_t *ret)
+{
+	char buf[4096];
+	int r = cg_session_read(s, dir, file, buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	return cgroup_parse_keyed(buf, key, ret);
+}
+
+static void session_close_stat_fds(struct cgroup_session *s)
+{
+	struct cg_stat_fds *c = s->stat_fds;
+	for (size_t i = 0; c && i < c->n; i++)
+		close(c->e[i].fd);
+	if (c)
+		c->n = 0;
+}
+
 bool cg_has(const char *dir, const char *file)
 {
 	char path[PATH_MAX];
@@ -544,6 +613,8 @@ void cgroup_session_free(struct cgroup_session *s)
 {
 	if (!s)
 		return;
+	session_close_stat_fds(s);
+	free(s->stat_fds);
 	free(s->user);
 	free(s->id);
 	for (int c = 0; c < CG_V1_N; c++)
@@ -603,7 +674,8 @@ static int session_new(struct cgroup_driver *d, const char *user, const char *id
 	s->d = d;
 	s->user = strdup(user);
 	s->id = strdup(id);
-	if (!s->user || !s->id)
+	s->stat_fds = calloc(1, sizeof(*s->stat_fds));
+	if (!s->user || !s->id || !s->stat_fds)
 		return sbx_error_set(err, ENOMEM, "out of memory");
 	for (int c = 0; c < CG_V1_N; c++) {
 		if (!d->v1_dir[c])
@@ -646,6 +718,10 @@ int cgroup_session_create(struct cgroup_driver *d, const char *user, const char 
 		return sbx_error_wrap(err, "creating cgroup %s/%s/%s (%s)", d->base, user,
 				      session_id, cgroup_driver_name(d));
 	}
+	/* Opens the files that stats reads (cg_stat_fds), here rather than at the first
+	 * channel's end. */
+	struct cgroup_stats st;
+	(void)d->ops->stats(s, &st, NULL);
 	*ret = TAKE_PTR(s);
 	return 0;
 }
@@ -812,6 +888,7 @@ int cgroup_session_kill(struct cgroup_session *s, sbx_error *err)
 
 int cgroup_session_destroy(struct cgroup_session *s, sbx_error *err)
 {
+	session_close_stat_fds(s);
 	int r = cgroup_session_kill(s, err);
 	if (r < 0)
 		return r;

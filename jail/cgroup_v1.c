@@ -266,29 +266,29 @@ static int v1_stats(const struct cgroup_session *s, struct cgroup_stats *st, sbx
 {
 	const char *mem = s->v1_path[CG_V1_MEMORY], *pids = s->v1_path[CG_V1_PIDS],
 		   *acct = s->v1_path[CG_V1_CPUACCT];
-	int r = cg_read_u64(mem, "memory.usage_in_bytes", &st->memory_current);
+	int r = cg_session_read_u64(s, mem, "memory.usage_in_bytes", &st->memory_current);
 	if (r < 0)
 		return sbx_error_errno(err, -r, "reading %s/memory.usage_in_bytes", mem);
-	if (cg_read_u64(mem, "memory.max_usage_in_bytes", &st->memory_peak) < 0)
+	if (cg_session_read_u64(s, mem, "memory.max_usage_in_bytes", &st->memory_peak) < 0)
 		st->memory_peak = st->memory_current;
-	if (cg_read_u64(mem, "memory.limit_in_bytes", &st->memory_max) < 0)
+	if (cg_session_read_u64(s, mem, "memory.limit_in_bytes", &st->memory_max) < 0)
 		st->memory_max = CGROUP_LIMIT_MAX;
-	if (cg_read_u64(mem, "memory.failcnt", &st->memory_limit_hits) < 0)
+	if (cg_session_read_u64(s, mem, "memory.failcnt", &st->memory_limit_hits) < 0)
 		st->memory_limit_hits = 0;
 	/* "oom_kill N" in memory.oom_control since 4.13. */
-	if (cg_read_keyed(mem, "memory.oom_control", "oom_kill", &st->oom_kills) < 0)
+	if (cg_session_read_keyed(s, mem, "memory.oom_control", "oom_kill", &st->oom_kills) < 0)
 		st->oom_kills = 0;
 	st->pids_max = CGROUP_LIMIT_MAX;
 	if (pids) {
-		if (cg_read_u64(pids, "pids.current", &st->pids_current) < 0)
+		if (cg_session_read_u64(s, pids, "pids.current", &st->pids_current) < 0)
 			st->pids_current = 0;
-		if (cg_read_u64(pids, "pids.max", &st->pids_max) < 0)
+		if (cg_session_read_u64(s, pids, "pids.max", &st->pids_max) < 0)
 			st->pids_max = CGROUP_LIMIT_MAX;
-		if (cg_read_keyed(pids, "pids.events", "max", &st->pids_limit_hits) < 0)
+		if (cg_session_read_keyed(s, pids, "pids.events", "max", &st->pids_limit_hits) < 0)
 			st->pids_limit_hits = 0;
 	}
 	uint64_t ns;
-	if (acct && cg_read_u64(acct, "cpuacct.usage", &ns) == 0)
+	if (acct && cg_session_read_u64(s, acct, "cpuacct.usage", &ns) == 0)
 		st->cpu_usage_usec = ns / 1000;
 	return 0;
 }

@@ -76,6 +76,8 @@ struct jail_report {
 	unsigned seccomp_denials;
 	int last_denied_syscall; /* -1 if none */
 	enum jail_limit limit;
+	uint64_t ended_at; /* CLOCK_MONOTONIC µs: init reaped the payload */
+	uint64_t sent_at;  /* CLOCK_MONOTONIC µs: init sent this report */
 };
 
 const char *jail_limit_to_string(enum jail_limit limit); /* "none", "run-cpu", "run-wall" */

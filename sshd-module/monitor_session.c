@@ -696,11 +696,13 @@ static void channel_finish(struct monitor *m, struct monitor_channel *c)
 	channel_end_scp(m, c);
 	if (m->cgroup)
 		cgroup_session_stats(m->cgroup, &after, NULL);
+	uint64_t t_stats = monitor_usec();
 	if (jail_run_finish(c->run, &rep, &err) < 0) {
 		log_warning("session %s channel %u: %s", m->conn->session_id, c->id, err.msg);
 		rep.exited = false;
 		rep.signal = SIGKILL;
 	}
+	uint64_t t_finish = monitor_usec();
 	char line[256], evidence[160], chan[16];
 	const char *limit = channel_limit(m, &rep, &m->stats_mark, &after, line, sizeof(line),
 					  evidence, sizeof(evidence));
@@ -727,6 +729,7 @@ static void channel_finish(struct monitor *m, struct monitor_channel *c)
 		    wall, "SANDBOX_PEAK_MEMORY", peak, "SANDBOX_OOM_KILLS", ooms,
 		    "SANDBOX_PIDS_HITS", pids, "SANDBOX_SECCOMP_DENIALS", denials, "SANDBOX_LIMIT",
 		    limit, NULL);
+	uint64_t t_audit = monitor_usec();
 	log_info("session %s channel %u ended: %s %d, wall %.3fs, cpu %.3fs, seccomp denials %u, "
 		 "limit %s, peak memory %llu KiB, oom kills %llu, pids-limit hits %llu",
 		 m->conn->session_id, c->id, rep.exited ? "exit" : "signal",
@@ -742,10 +745,16 @@ static void channel_finish(struct monitor *m, struct monitor_channel *c)
 	wire_put_u32(&evt, rep.exited ? (uint32_t)rep.exit_code : (uint32_t)rep.signal);
 	wire_put_str(&evt, line[0] ? line : NULL);
 	monitor_send(m, &evt);
+	uint64_t t_sent = monitor_usec();
 	session_park_exiting(m, c->run);
 	session_keep_recording(m, c);
-	monitor_timing(m, "channel_done channel=%u begin=%llu end=%llu", c->id,
-		       (unsigned long long)t_begin, (unsigned long long)monitor_usec());
+	monitor_timing(m,
+		       "channel_done channel=%u begin=%llu end=%llu payload_end=%llu report_sent=%llu "
+		       "stats_us=%llu finish_us=%llu audit_us=%llu sent_us=%llu",
+		       c->id, (unsigned long long)t_begin, (unsigned long long)monitor_usec(),
+		       (unsigned long long)rep.ended_at, (unsigned long long)rep.sent_at,
+		       (unsigned long long)(t_stats - t_begin), (unsigned long long)(t_finish - t_begin),
+		       (unsigned long long)(t_audit - t_begin), (unsigned long long)(t_sent - t_begin));
 	*c = (struct monitor_channel){0};
 }
 
