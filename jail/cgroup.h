@@ -92,6 +92,10 @@ int cgroup_driver_open(const char *mount_root, const char *base, struct cgroup_d
 int cgroup_driver_open_kind(enum cgroup_driver_kind kind, const char *mount_root, const char *base,
 			    struct cgroup_driver **ret, sbx_error *err);
 void cgroup_driver_free(struct cgroup_driver *d);
+/* Once at the daemon's start: creates <base> in every hierarchy (v1 and hybrid; a no-op
+ * elsewhere), so that creating a session in this process or its children is only the user
+ * and session levels (a base removed meanwhile is made again). */
+int cgroup_driver_prepare(struct cgroup_driver *d, sbx_error *err);
 /* "v1", "v2", "hybrid", "systemd". */
 const char *cgroup_driver_name(const struct cgroup_driver *d);
 enum cgroup_driver_kind cgroup_driver_kind(const struct cgroup_driver *d);
@@ -116,9 +120,9 @@ int cgroup_session_nprocs(const struct cgroup_session *s, sbx_error *err);
  * group in hybrid), else freeze + kill every pid + thaw, in a loop. -EBUSY if it stayed
  * populated. */
 int cgroup_session_kill(struct cgroup_session *s, sbx_error *err);
-/* kill, then rmdir the session level everywhere, and the user level if no other session is
- * left under it (a concurrent create of the same user may race: its rmdir fails with EBUSY and
- * is ignored). */
+/* rmdir the session level everywhere, and the user level if no other session is left under it
+ * (a concurrent create of the same user may race: its rmdir fails with EBUSY and is ignored);
+ * a session with processes left (the kernel refuses the rmdir) is killed first. */
 int cgroup_session_destroy(struct cgroup_session *s, sbx_error *err);
 /* Frees memory only; the cgroups stay. NULL is fine. */
 void cgroup_session_free(struct cgroup_session *s);

@@ -35,6 +35,7 @@ struct cgroup_driver {
 	bool libcgroup;	       /* v1 and hybrid on real mounts: libcgroup is initialised */
 	char *v1_dir[CG_V1_N]; /* hierarchy mount directory, NULL when the controller is absent */
 	char *v2_dir;	       /* the cgroup2 directory <base> lives in (v2, hybrid, systemd) */
+	bool base_ready;       /* cgroup_driver_prepare made <base> everywhere (v1, hybrid) */
 };
 
 /* The interface files that stats reads, kept open per session: reading one again (at every

@@ -276,11 +276,13 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 	r = session_answer(m, true, NULL);
 	monitor_timing(m,
 		       "session_open begin=%llu end=%llu user_us=%llu policy_us=%llu "
-		       "limits_us=%llu pam_us=%llu cgroup_wait_us=%llu home_us=%llu",
+		       "limits_us=%llu pam_us=%llu record_us=%llu cgroup_us=%llu cgroup_wait_us=%llu "
+		       "home_us=%llu",
 		       (unsigned long long)t_begin, (unsigned long long)monitor_usec(),
 		       (unsigned long long)(t_user - t_begin),
 		       (unsigned long long)(t_policy - t_user), (unsigned long long)(t_cgroup - t_policy),
-		       (unsigned long long)(t_pam - t_cgroup), (unsigned long long)(t_home - t_pam),
+		       (unsigned long long)(t_pam - t_cgroup), setup.record_us, setup.cgroup_us,
+		       (unsigned long long)(t_home - t_pam),
 		       (unsigned long long)(t_done - t_home));
 	return r;
 }

@@ -15,13 +15,25 @@
 
 #include <signal.h>
 #include <string.h>
+#include <time.h>
+
+static unsigned long long now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000;
+}
 
 static void setup_run(struct session_setup *s)
 {
+	unsigned long long t0 = now_us();
 	s->r = s->registry_fd = session_registry_add(s->runtime_dir, &s->rec, &s->err);
+	unsigned long long t1 = now_us();
 	if (s->r >= 0 && s->cgroups)
 		s->r = cgroup_session_create(s->cgroups, s->rec.user, s->rec.session_id, s->limits,
 					     &s->cgroup, &s->err);
+	s->record_us = t1 - t0;
+	s->cgroup_us = now_us() - t1;
 }
 
 static void *setup_thread(void *arg)

@@ -19,6 +19,7 @@ struct session_setup {
 	 * cgroups (NULL if not made); both are the caller's to remove, on failure too. */
 	int registry_fd;
 	struct cgroup_session *cgroup;
+	unsigned long long record_us, cgroup_us; /* how long each took on the thread */
 	/* Private. */
 	pthread_t thread;
 	bool threaded;
