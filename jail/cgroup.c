@@ -688,7 +688,7 @@ static int session_new(struct cgroup_driver *d, const char *user, const char *id
 	if (!s->user || !s->id || !s->stat_fds)
 		return sbx_error_set(err, ENOMEM, "out of memory");
 	for (int c = 0; c < CG_V1_N; c++) {
-		if (!d->v1_dir[c])
+		if (!cg_v1_used(d, c))
 			continue;
 		s->v1_path[c] = session_dir(d, d->v1_dir[c], user, id);
 		if (!s->v1_path[c] || add_procs_path(s, s->v1_path[c]) < 0)
@@ -1009,6 +1009,15 @@ static int sweep_one(struct cgroup_driver *d, const char *user, const char *id, 
 	r = cgroup_session_destroy(s, err);
 	if (r < 0)
 		return sbx_error_wrap(err, "sweeping orphaned session %s/%s", user, id);
+	if (d->no_freezer) {
+		/* A daemon before no_freezer made freezer groups too. */
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/%s/%s/%s", d->v1_dir[CG_V1_FREEZER], d->base, user,
+			 id);
+		cg_rmdir(d, path, true, NULL);
+		snprintf(path, sizeof(path), "%s/%s/%s", d->v1_dir[CG_V1_FREEZER], d->base, user);
+		cg_rmdir(d, path, true, NULL);
+	}
 	return 1;
 }
 

@@ -36,7 +36,15 @@ struct cgroup_driver {
 	char *v1_dir[CG_V1_N]; /* hierarchy mount directory, NULL when the controller is absent */
 	char *v2_dir;	       /* the cgroup2 directory <base> lives in (v2, hybrid, systemd) */
 	bool base_ready;       /* cgroup_driver_prepare made <base> everywhere (v1, hybrid) */
+	/* Hybrid with cgroup.kill (5.14+), prepared: the kill never needs the v1 freezer, so
+	 * sessions get no freezer group (two mkdir and two rmdir fewer a login). */
+	bool no_freezer;
 };
+/* Whether sessions of this driver have a group in v1 hierarchy c. */
+static inline bool cg_v1_used(const struct cgroup_driver *d, int c)
+{
+	return d->v1_dir[c] && !(c == CG_V1_FREEZER && d->no_freezer);
+}
 
 /* The interface files that stats reads, kept open per session: reading one again (at every
  * channel's end) is then one pread instead of a path walk, open, read and close (9 files on v1,

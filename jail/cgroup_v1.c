@@ -91,7 +91,7 @@ static int lcg_build(const struct cgroup_session *s, bool session_level,
 	if (!cg)
 		return sbx_error_set(err, ENOMEM, "libcgroup: cgroup_new_cgroup %s", name);
 	for (int c = 0; c < CG_V1_N; c++) {
-		if (!d->v1_dir[c])
+		if (!cg_v1_used(d, c))
 			continue;
 		struct cgroup_controller *ctl = cgroup_add_controller(cg, cg_v1_ctrl_name[c]);
 		if (!ctl)
@@ -254,6 +254,11 @@ int cg_v1_prepare(struct cgroup_driver *d, sbx_error *err)
 {
 	int r = v1_make_base(d, err);
 	d->base_ready = r >= 0;
+	if (r >= 0 && !d->fake && d->v2_dir && d->v1_dir[CG_V1_FREEZER]) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/%s", d->v2_dir, d->base);
+		d->no_freezer = cg_has(path, "cgroup.kill");
+	}
 	return r;
 }
 
@@ -268,7 +273,8 @@ static int v1_mkdir_session(const struct cgroup_driver *d, const struct cgroup_s
 		char path[PATH_MAX];
 		bool again = false;
 		for (int c = 0; c <= CG_V1_N && !again; c++) {
-			const char *hier = c < CG_V1_N ? d->v1_dir[c] : d->v2_dir;
+			const char *hier = c < CG_V1_N ? (cg_v1_used(d, c) ? d->v1_dir[c] : NULL)
+						       : d->v2_dir;
 			if (!hier)
 				continue;
 			snprintf(path, sizeof(path), "%s/%s/%s", hier, d->base, s->user);
@@ -288,7 +294,7 @@ static int v1_mkdir_session(const struct cgroup_driver *d, const struct cgroup_s
 	if ((r = memory_base_hierarchical(d, err)) < 0)
 		return r;
 	for (int c = 0; c < CG_V1_N; c++)
-		if (d->v1_dir[c] && (r = mkdir_levels(d, d->v1_dir[c], s->user, s->id, err)) < 0)
+		if (cg_v1_used(d, c) && (r = mkdir_levels(d, d->v1_dir[c], s->user, s->id, err)) < 0)
 			return r;
 	if (d->v2_dir && (r = mkdir_levels(d, d->v2_dir, s->user, s->id, err)) < 0)
 		return r;

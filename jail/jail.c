@@ -57,6 +57,8 @@ static _Noreturn void jail_child(const struct jail_spec *spec, int status_sock)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 
+	if (spec->netns_fd)
+		STEP(jail_ns_join_net(*spec->netns_fd, &err));
 	if (spec->join_cgroup)
 		STEP(spec->join_cgroup(spec->join_cgroup_userdata, &err));
 	STEP(jail_ns_enter_cgroup_ns(&err));
@@ -91,6 +93,8 @@ static int validate_spec(const struct jail_spec *spec, sbx_error *err)
 		return sbx_error_set(err, EINVAL, "the payload needs an environment");
 	if (!spec->seccomp)
 		return sbx_error_set(err, EINVAL, "a jail without seccomp filter is refused");
+	if (spec->netns_fd && *spec->netns_fd < 0)
+		return sbx_error_set(err, EINVAL, "invalid network namespace descriptor");
 	if (!spec->user || spec->uid == 0 || spec->gid == 0)
 		return sbx_error_set(err, EINVAL, "a jail needs a non-root user");
 	if (geteuid() != 0)
@@ -114,7 +118,7 @@ int jail_spawn(const struct jail_spec *spec, struct jail_run **ret, sbx_error *e
 		return sbx_error_errno(err, errno, "socketpair");
 	parent_end = pair[0];
 
-	run->pid = jail_ns_clone();
+	run->pid = jail_ns_clone(!spec->netns_fd);
 	if (run->pid < 0) {
 		close(pair[1]);
 		return sbx_error_errno(err, errno, "clone");

@@ -59,7 +59,18 @@ struct jail_spec {
 
 	const struct jail_bind *binds; /* optional extra read-only binds */
 	size_t n_binds;
+
+	/* NULL: the clone makes the jail's network namespace. Else an empty one from
+	 * jail_netns_new(), which the child joins first; it must serve this jail only (the
+	 * caller closes it after jail_spawn). */
+	const int *netns_fd;
 };
+
+/* Makes an empty network namespace (only "lo", down) without entering it: the calling thread
+ * is back in its own when this returns. *ret_fd (O_CLOEXEC) refers to it. Creating one costs
+ * ~0.6 ms (most of a jail's clone); a caller with time to spare beforehand (the monitor, while
+ * PAM opens the session) hands it to jail_spawn through spec.netns_fd. */
+int jail_netns_new(int *ret_fd, sbx_error *err);
 
 enum jail_limit {
 	JAIL_LIMIT_NONE = 0,

@@ -194,6 +194,7 @@ int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runt
 		.sock = -1,
 		.state = MONITOR_PREAUTH,
 		.registry_fd = -1,
+		.netns_fd = -1,
 	};
 	static struct wire_msg req;
 

@@ -162,11 +162,25 @@ static const char *session_refusal(struct monitor *m, const struct policy_effect
 	return NULL;
 }
 
+/* The first jail's network namespace, made meanwhile; without it that jail makes its own. */
+static void session_keep_netns(struct monitor *m, struct session_netns *netns)
+{
+	sbx_error err = {0};
+	int fd = session_netns_finish(netns, &err);
+	if (fd < 0)
+		log_warning("session %s: no network namespace made ahead: %s", m->conn->session_id,
+			    err.msg);
+	else
+		m->netns_fd = fd;
+}
+
 int monitor_session_open(struct monitor *m, struct wire_msg *req)
 {
 	sbx_error err = {0};
 	uint64_t t_begin = monitor_usec(), t_cgroup = 0, t_home = 0, t_done = 0;
 	uint64_t t_user = 0, t_policy = 0, t_pam = 0;
+	struct session_netns netns;
+	session_netns_begin(&netns);
 	int r = session_load_user(m, &err);
 	t_user = monitor_usec();
 	struct policy_effective eff;
@@ -193,6 +207,7 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 				    m->user.name, "SANDBOX_SESSION", m->conn->session_id,
 				    "SANDBOX_REMOTE", remote, "SANDBOX_REASON", reason, NULL);
 			session_answer(m, false, refusal);
+			session_keep_netns(m, &netns);
 			return -EPERM;
 		}
 	}
@@ -240,6 +255,7 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 			err = setup_err;
 		}
 	}
+	session_keep_netns(m, &netns);
 	t_home = monitor_usec();
 	if ((!setup_started && r < 0) || (pam_tried && !m->pam_session_open)) {
 		log_error("cannot open a session for %s: %s", m->auth_user, err.msg);
@@ -276,13 +292,13 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 	r = session_answer(m, true, NULL);
 	monitor_timing(m,
 		       "session_open begin=%llu end=%llu user_us=%llu policy_us=%llu "
-		       "limits_us=%llu pam_us=%llu record_us=%llu cgroup_us=%llu cgroup_wait_us=%llu "
-		       "home_us=%llu",
+		       "limits_us=%llu pam_us=%llu record_us=%llu cgroup_us=%llu netns_begin=%llu "
+		       "netns_end=%llu wait_us=%llu home_us=%llu",
 		       (unsigned long long)t_begin, (unsigned long long)monitor_usec(),
 		       (unsigned long long)(t_user - t_begin),
 		       (unsigned long long)(t_policy - t_user), (unsigned long long)(t_cgroup - t_policy),
 		       (unsigned long long)(t_pam - t_cgroup), setup.record_us, setup.cgroup_us,
-		       (unsigned long long)(t_home - t_pam),
+		       netns.start_us, netns.end_us, (unsigned long long)(t_home - t_pam),
 		       (unsigned long long)(t_done - t_home));
 	return r;
 }
@@ -893,6 +909,10 @@ void monitor_session_end(struct monitor *m)
 		m->ended_recs[i].rec = NULL;
 		jail_run_free(m->exiting[i]); /* waits for an init still exiting */
 		m->exiting[i] = NULL;
+	}
+	if (m->netns_fd >= 0) {
+		close(m->netns_fd);
+		m->netns_fd = -1;
 	}
 	t_home = monitor_usec();
 	home_detach(m->home); /* after every jail is gone: the last session unmounts */

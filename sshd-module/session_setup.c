@@ -13,6 +13,8 @@
 
 #include "sshd-module/session_setup.h"
 
+#include "jail/jail.h"
+
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -22,6 +24,17 @@ static unsigned long long now_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000;
+}
+
+/* Every signal blocked in the new thread: it inherits the mask in force at pthread_create. */
+static bool start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	bool ok = pthread_create(t, NULL, fn, arg) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ok;
 }
 
 static void setup_run(struct session_setup *s)
@@ -48,12 +61,7 @@ void session_setup_begin(struct session_setup *s)
 	s->cgroup = NULL;
 	s->r = 0;
 	memset(&s->err, 0, sizeof(s->err));
-	/* The thread starts with the mask in force at pthread_create: every signal blocked. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	s->threaded = pthread_create(&s->thread, NULL, setup_thread, s) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	s->threaded = start_thread(&s->thread, setup_thread, s);
 	if (!s->threaded)
 		setup_run(s);
 }
@@ -66,4 +74,36 @@ int session_setup_finish(struct session_setup *s, sbx_error *err)
 	if (s->r < 0 && err)
 		*err = s->err;
 	return s->r < 0 ? s->r : 0;
+}
+
+static void *netns_thread(void *arg)
+{
+	struct session_netns *n = arg;
+	n->start_us = now_us();
+	n->r = jail_netns_new(&n->fd, &n->err);
+	n->end_us = now_us();
+	return NULL;
+}
+
+void session_netns_begin(struct session_netns *n)
+{
+	n->fd = -1;
+	n->r = 0;
+	memset(&n->err, 0, sizeof(n->err));
+	n->threaded = start_thread(&n->thread, netns_thread, n);
+	if (!n->threaded)
+		netns_thread(n);
+}
+
+int session_netns_finish(struct session_netns *n, sbx_error *err)
+{
+	if (n->threaded)
+		pthread_join(n->thread, NULL);
+	n->threaded = false;
+	if (n->r < 0) {
+		if (err)
+			*err = n->err;
+		return n->r;
+	}
+	return n->fd;
 }

@@ -135,6 +135,15 @@ done
 	[ "$(cat "$ROOT/pids/$BASE/dave/p1/pids.max")" = 12 ] &&
 	[ "$(cat "$ROOT/cpu/$BASE/dave/p1/cpu.cfs_quota_us")" = 50000 ] &&
 	ok "prepared create: 48M, 12 pids, 50%" || bad "prepared create: limits not written"
+if [ -e "$ROOT/unified/$BASE/cgroup.kill" ]; then
+	# The kill goes through cgroup.kill: no session group in the v1 freezer.
+	[ ! -e "$ROOT/freezer/$BASE/dave/p1" ] && ok "prepared, cgroup.kill: no freezer group" ||
+		bad "prepared, cgroup.kill: a freezer group was made"
+fi
+out=$("$TOOL" -P 1 -b "$BASE" churn dave p1 4)
+echo "  prepared, before kill: $out"
+out=$("$TOOL" -P 1 -b "$BASE" kill dave p1)
+[ "$(val nprocs "$out")" = 0 ] && ok "prepared kill left no process" || bad "prepared kill left $(val nprocs "$out")"
 "$TOOL" -P 1 -b "$BASE" destroy dave p1 || bad "prepared destroy"
 [ ! -e "$ROOT/memory/$BASE/dave" ] && [ ! -e "$ROOT/unified/$BASE/dave" ] &&
 	ok "prepared destroy removed the user level" || bad "prepared destroy left dave"
