@@ -76,7 +76,8 @@ static _Noreturn void jail_child(const struct jail_spec *spec, int status_sock)
 	STEP(jail_mount_seal_root(root, &err));
 	STEP(jail_mount_pivot(root, &err));
 	STEP(jail_ns_set_hostname(spec->hostname, &err));
-	STEP(jail_ns_loopback_up(&err));
+	if (!spec->netns_fd) /* one made ahead has its loopback up already */
+		STEP(jail_ns_loopback_up(&err));
 	if (spec->terminal)
 		STEP(ctx.pty_master = jail_pty_open_master(spec->rows, spec->cols, &slave, &err));
 	ctx.pty_slave = slave;

@@ -66,7 +66,7 @@ struct jail_spec {
 	const int *netns_fd;
 };
 
-/* Makes an empty network namespace (only "lo", down) without entering it: the calling thread
+/* Makes an empty network namespace (only "lo", up) without entering it: the calling thread
  * is back in its own when this returns. *ret_fd (O_CLOEXEC) refers to it. Creating one costs
  * ~0.6 ms (most of a jail's clone); a caller with time to spare beforehand (the monitor, while
  * PAM opens the session) hands it to jail_spawn through spec.netns_fd. */

@@ -43,12 +43,16 @@ int jail_netns_new(int *ret_fd, sbx_error *err)
 		return sbx_error_errno(err, errno, "open /proc/thread-self/ns/net");
 	if (unshare(CLONE_NEWNET) < 0)
 		return sbx_error_errno(err, errno, "unshare(CLONE_NEWNET)");
-	int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	/* Its loopback is brought up here too, in the namespace it belongs to. */
+	int r = jail_ns_loopback_up(err);
+	int fd = r < 0 ? -1 : open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	int e = errno;
 	if (setns(own, CLONE_NEWNET) < 0) {
 		/* Cannot happen (root, the namespace we came from): never stay in the new one. */
 		abort();
 	}
+	if (r < 0)
+		return r;
 	if (fd < 0)
 		return sbx_error_errno(err, e, "open the new network namespace");
 	*ret_fd = fd;
