@@ -669,7 +669,8 @@ static int add_procs_path(struct cgroup_session *s, const char *dir)
 	return 0;
 }
 
-static int session_new(struct cgroup_driver *d, const char *user, const char *id,
+/* blkio: whether the session gets a v1 blkio group (see cgroup_session_create). */
+static int session_new(struct cgroup_driver *d, const char *user, const char *id, bool blkio,
 		       struct cgroup_session **ret, sbx_error *err)
 {
 	if (!cgroup_name_valid(user))
@@ -688,7 +689,7 @@ static int session_new(struct cgroup_driver *d, const char *user, const char *id
 	if (!s->user || !s->id || !s->stat_fds)
 		return sbx_error_set(err, ENOMEM, "out of memory");
 	for (int c = 0; c < CG_V1_N; c++) {
-		if (!cg_v1_used(d, c))
+		if (!cg_v1_used(d, c) || (c == CG_V1_BLKIO && !blkio))
 			continue;
 		s->v1_path[c] = session_dir(d, d->v1_dir[c], user, id);
 		if (!s->v1_path[c] || add_procs_path(s, s->v1_path[c]) < 0)
@@ -714,14 +715,16 @@ int cgroup_session_create(struct cgroup_driver *d, const char *user, const char 
 			  sbx_error *err)
 {
 	_cleanup_(session_freep) struct cgroup_session *s = NULL;
-	int r = session_new(d, user, session_id, &s, err);
-	if (r < 0)
-		return r;
 	struct cgroup_limits def;
 	if (!limits) {
 		cgroup_limits_default(&def);
 		limits = &def;
 	}
+	/* A v1 blkio group only serves blkio.weight: without an io weight it would be two mkdir,
+	 * a placement and two rmdir per login for nothing. */
+	int r = session_new(d, user, session_id, limits->io_weight != 0, &s, err);
+	if (r < 0)
+		return r;
 	r = d->ops->create(s, limits, err);
 	if (r < 0) {
 		d->ops->remove(s, NULL);
@@ -740,10 +743,16 @@ int cgroup_session_open(struct cgroup_driver *d, const char *user, const char *s
 			struct cgroup_session **ret, sbx_error *err)
 {
 	_cleanup_(session_freep) struct cgroup_session *s = NULL;
-	int r = session_new(d, user, session_id, &s, err);
+	struct stat st;
+	bool blkio = false;
+	/* Sessions created without an io weight have no blkio group. */
+	if (d->v1_dir[CG_V1_BLKIO] && cgroup_name_valid(user) && cgroup_name_valid(session_id)) {
+		_cleanup_free_ char *dir = session_dir(d, d->v1_dir[CG_V1_BLKIO], user, session_id);
+		blkio = dir && stat(dir, &st) == 0;
+	}
+	int r = session_new(d, user, session_id, blkio, &s, err);
 	if (r < 0)
 		return r;
-	struct stat st;
 	if (stat(primary_dir(s), &st) < 0)
 		return sbx_error_errno(err, errno, "cgroup session %s", primary_dir(s));
 	*ret = TAKE_PTR(s);

@@ -53,7 +53,9 @@ struct cgroup_limits {
 	uint32_t pids_max;   /* 0 = no limit */
 	uint32_t cpu_percent; /* 100 = one core, 50 = half a core; 0 = no limit */
 	uint64_t io_weight;   /* 1..10000 (v2 io.weight; v1 blkio.weight scaled to 10..1000);
-				 0 = leave the controller's default; skipped without the controller */
+				 0 = leave the controller's default; skipped without the controller.
+				 On v1 a session created with 0 has no blkio group at all, and a live
+				 change to a weight is refused (EOPNOTSUPP) */
 };
 
 /* Fills *l with the CGROUP_DEFAULT_* values. */

@@ -91,7 +91,7 @@ static int lcg_build(const struct cgroup_session *s, bool session_level,
 	if (!cg)
 		return sbx_error_set(err, ENOMEM, "libcgroup: cgroup_new_cgroup %s", name);
 	for (int c = 0; c < CG_V1_N; c++) {
-		if (!cg_v1_used(d, c))
+		if (!cg_v1_used(d, c) || (session_level && !s->v1_path[c]))
 			continue;
 		struct cgroup_controller *ctl = cgroup_add_controller(cg, cg_v1_ctrl_name[c]);
 		if (!ctl)
@@ -273,7 +273,7 @@ static int v1_mkdir_session(const struct cgroup_driver *d, const struct cgroup_s
 		char path[PATH_MAX];
 		bool again = false;
 		for (int c = 0; c <= CG_V1_N && !again; c++) {
-			const char *hier = c < CG_V1_N ? (cg_v1_used(d, c) ? d->v1_dir[c] : NULL)
+			const char *hier = c < CG_V1_N ? (s->v1_path[c] ? d->v1_dir[c] : NULL)
 						       : d->v2_dir;
 			if (!hier)
 				continue;
@@ -294,7 +294,7 @@ static int v1_mkdir_session(const struct cgroup_driver *d, const struct cgroup_s
 	if ((r = memory_base_hierarchical(d, err)) < 0)
 		return r;
 	for (int c = 0; c < CG_V1_N; c++)
-		if (cg_v1_used(d, c) && (r = mkdir_levels(d, d->v1_dir[c], s->user, s->id, err)) < 0)
+		if (s->v1_path[c] && (r = mkdir_levels(d, d->v1_dir[c], s->user, s->id, err)) < 0)
 			return r;
 	if (d->v2_dir && (r = mkdir_levels(d, d->v2_dir, s->user, s->id, err)) < 0)
 		return r;
@@ -314,6 +314,9 @@ static int v1_create(struct cgroup_session *s, const struct cgroup_limits *l, sb
 
 static int v1_set_limits(struct cgroup_session *s, const struct cgroup_limits *l, sbx_error *err)
 {
+	if (l->io_weight && s->d->v1_dir[CG_V1_BLKIO] && !s->v1_path[CG_V1_BLKIO])
+		return sbx_error_set(err, EOPNOTSUPP,
+				     "an io weight needs a session created with one (no blkio group)");
 	int r = v1_write_memory(s->v1_path[CG_V1_MEMORY], l, err);
 	if (r < 0)
 		return r;
