@@ -273,8 +273,8 @@ static int v1_mkdir_session(const struct cgroup_driver *d, const struct cgroup_s
 		char path[PATH_MAX];
 		bool again = false;
 		for (int c = 0; c <= CG_V1_N && !again; c++) {
-			const char *hier = c < CG_V1_N ? (s->v1_path[c] ? d->v1_dir[c] : NULL)
-						       : d->v2_dir;
+			const char *hier =
+			    c < CG_V1_N ? (s->v1_path[c] ? d->v1_dir[c] : NULL) : d->v2_dir;
 			if (!hier)
 				continue;
 			snprintf(path, sizeof(path), "%s/%s/%s", hier, d->base, s->user);
@@ -315,8 +315,9 @@ static int v1_create(struct cgroup_session *s, const struct cgroup_limits *l, sb
 static int v1_set_limits(struct cgroup_session *s, const struct cgroup_limits *l, sbx_error *err)
 {
 	if (l->io_weight && s->d->v1_dir[CG_V1_BLKIO] && !s->v1_path[CG_V1_BLKIO])
-		return sbx_error_set(err, EOPNOTSUPP,
-				     "an io weight needs a session created with one (no blkio group)");
+		return sbx_error_set(
+		    err, EOPNOTSUPP,
+		    "an io weight needs a session created with one (no blkio group)");
 	int r = v1_write_memory(s->v1_path[CG_V1_MEMORY], l, err);
 	if (r < 0)
 		return r;

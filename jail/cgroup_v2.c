@@ -106,8 +106,7 @@ static int v2_create(struct cgroup_session *s, const struct cgroup_limits *l, sb
 	return v2_set_limits(s, l, err);
 }
 
-static void read_opt(const struct cgroup_session *s, const char *dir, const char *file,
-		     uint64_t *v)
+static void read_opt(const struct cgroup_session *s, const char *dir, const char *file, uint64_t *v)
 {
 	if (cg_session_read_u64(s, dir, file, v) < 0)
 		*v = 0;

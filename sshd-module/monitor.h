@@ -107,7 +107,7 @@ struct monitor {
 	struct cgroup_session *cgroup;
 	struct home *home; /* the user's persistent home, attached for this session */
 	int registry_fd;
-	int netns_fd; /* an empty network namespace for the next jail, or -1 */
+	int netns_fd;		/* an empty network namespace for the next jail, or -1 */
 	time_t session_started; /* monotonic seconds */
 	time_t last_activity;   /* monotonic seconds */
 	unsigned warned;        /* bit per warning already given */

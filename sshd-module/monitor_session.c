@@ -290,16 +290,16 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 	log_info("session %s opened for %s from %s", m->conn->session_id, m->user.name,
 		 m->conn->remote_addr);
 	r = session_answer(m, true, NULL);
-	monitor_timing(m,
-		       "session_open begin=%llu end=%llu user_us=%llu policy_us=%llu "
-		       "limits_us=%llu pam_us=%llu record_us=%llu cgroup_us=%llu netns_begin=%llu "
-		       "netns_end=%llu wait_us=%llu home_us=%llu",
-		       (unsigned long long)t_begin, (unsigned long long)monitor_usec(),
-		       (unsigned long long)(t_user - t_begin),
-		       (unsigned long long)(t_policy - t_user), (unsigned long long)(t_cgroup - t_policy),
-		       (unsigned long long)(t_pam - t_cgroup), setup.record_us, setup.cgroup_us,
-		       netns.start_us, netns.end_us, (unsigned long long)(t_home - t_pam),
-		       (unsigned long long)(t_done - t_home));
+	monitor_timing(
+	    m,
+	    "session_open begin=%llu end=%llu user_us=%llu policy_us=%llu "
+	    "limits_us=%llu pam_us=%llu record_us=%llu cgroup_us=%llu netns_begin=%llu "
+	    "netns_end=%llu wait_us=%llu home_us=%llu",
+	    (unsigned long long)t_begin, (unsigned long long)monitor_usec(),
+	    (unsigned long long)(t_user - t_begin), (unsigned long long)(t_policy - t_user),
+	    (unsigned long long)(t_cgroup - t_policy), (unsigned long long)(t_pam - t_cgroup),
+	    setup.record_us, setup.cgroup_us, netns.start_us, netns.end_us,
+	    (unsigned long long)(t_home - t_pam), (unsigned long long)(t_done - t_home));
 	return r;
 }
 
@@ -766,13 +766,14 @@ static void channel_finish(struct monitor *m, struct monitor_channel *c)
 	uint64_t t_sent = monitor_usec();
 	session_park_exiting(m, c->run);
 	session_keep_recording(m, c);
-	monitor_timing(m,
-		       "channel_done channel=%u begin=%llu end=%llu payload_end=%llu report_sent=%llu "
-		       "stats_us=%llu finish_us=%llu audit_us=%llu sent_us=%llu",
-		       c->id, (unsigned long long)t_begin, (unsigned long long)monitor_usec(),
-		       (unsigned long long)rep.ended_at, (unsigned long long)rep.sent_at,
-		       (unsigned long long)(t_stats - t_begin), (unsigned long long)(t_finish - t_begin),
-		       (unsigned long long)(t_audit - t_begin), (unsigned long long)(t_sent - t_begin));
+	monitor_timing(
+	    m,
+	    "channel_done channel=%u begin=%llu end=%llu payload_end=%llu report_sent=%llu "
+	    "stats_us=%llu finish_us=%llu audit_us=%llu sent_us=%llu",
+	    c->id, (unsigned long long)t_begin, (unsigned long long)monitor_usec(),
+	    (unsigned long long)rep.ended_at, (unsigned long long)rep.sent_at,
+	    (unsigned long long)(t_stats - t_begin), (unsigned long long)(t_finish - t_begin),
+	    (unsigned long long)(t_audit - t_begin), (unsigned long long)(t_sent - t_begin));
 	*c = (struct monitor_channel){0};
 }
 

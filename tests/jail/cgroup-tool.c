@@ -332,7 +332,8 @@ int main(int argc, char **argv)
 			break;
 	}
 	if (i >= argc) {
-		fprintf(stderr, "usage: cgroup-tool [-r ROOT] [-b BASE] [-k KIND] [-P 1] COMMAND ...\n");
+		fprintf(stderr,
+			"usage: cgroup-tool [-r ROOT] [-b BASE] [-k KIND] [-P 1] COMMAND ...\n");
 		return 2;
 	}
 	sbx_error err = {0};
