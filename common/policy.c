@@ -1018,9 +1018,7 @@ int policy_resolve(const char *dir, const char *user, const char *const *groups,
 int policy_user_groups(const char *user, gid_t gid, char ***ret, sbx_error *err)
 {
 	_cleanup_free_ gid_t *gids = NULL;
-	char **names;
 	int n = 32, got;
-	size_t out = 0;
 
 	for (;;) {
 		gid_t *grown = realloc(gids, (size_t)n * sizeof(*gids));
@@ -1037,10 +1035,18 @@ int policy_user_groups(const char *user, gid_t gid, char ***ret, sbx_error *err)
 		if (n > 1 << 20)
 			return sbx_error_set(err, E2BIG, "%s: too many groups", user);
 	}
-	names = calloc((size_t)got + 1, sizeof(*names));
+	return policy_group_names(gids, (size_t)got, ret, err);
+}
+
+int policy_group_names(const gid_t *gids, size_t got, char ***ret, sbx_error *err)
+{
+	char **names;
+	size_t out = 0;
+
+	names = calloc(got + 1, sizeof(*names));
 	if (!names)
 		return sbx_error_set(err, ENOMEM, "out of memory");
-	for (int i = 0; i < got; i++) {
+	for (size_t i = 0; i < got; i++) {
 		struct group gr, *result = NULL;
 		_cleanup_free_ char *buf = NULL;
 		size_t size = 16384;

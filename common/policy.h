@@ -157,6 +157,9 @@ int policy_resolve(const char *dir, const char *user, const char *const *groups,
  * supplementary one; a gid without a name is skipped), as a NULL-terminated array for
  * policy_resolve. Free with policy_groups_free. */
 int policy_user_groups(const char *user, gid_t gid, char ***ret, sbx_error *err);
+/* The same from a group list the caller already has (getgrouplist's): the names of the
+ * groups NSS knows, in that order. */
+int policy_group_names(const gid_t *gids, size_t n, char ***ret, sbx_error *err);
 void policy_groups_free(char **groups);
 /* The same from a loaded store; cannot fail. */
 void policy_store_resolve(const struct policy_store *store, const char *user,

@@ -53,7 +53,9 @@ struct cgroup_limits {
 	uint32_t pids_max;   /* 0 = no limit */
 	uint32_t cpu_percent; /* 100 = one core, 50 = half a core; 0 = no limit */
 	uint64_t io_weight;   /* 1..10000 (v2 io.weight; v1 blkio.weight scaled to 10..1000);
-				 0 = leave the controller's default; skipped without the controller */
+				 0 = leave the controller's default; skipped without the controller.
+				 On v1 a session created with 0 has no blkio group at all, and a live
+				 change to a weight is refused (EOPNOTSUPP) */
 };
 
 /* Fills *l with the CGROUP_DEFAULT_* values. */
@@ -92,6 +94,10 @@ int cgroup_driver_open(const char *mount_root, const char *base, struct cgroup_d
 int cgroup_driver_open_kind(enum cgroup_driver_kind kind, const char *mount_root, const char *base,
 			    struct cgroup_driver **ret, sbx_error *err);
 void cgroup_driver_free(struct cgroup_driver *d);
+/* Once at the daemon's start: creates <base> in every hierarchy (v1 and hybrid; a no-op
+ * elsewhere), so that creating a session in this process or its children is only the user
+ * and session levels (a base removed meanwhile is made again). */
+int cgroup_driver_prepare(struct cgroup_driver *d, sbx_error *err);
 /* "v1", "v2", "hybrid", "systemd". */
 const char *cgroup_driver_name(const struct cgroup_driver *d);
 enum cgroup_driver_kind cgroup_driver_kind(const struct cgroup_driver *d);
@@ -116,9 +122,9 @@ int cgroup_session_nprocs(const struct cgroup_session *s, sbx_error *err);
  * group in hybrid), else freeze + kill every pid + thaw, in a loop. -EBUSY if it stayed
  * populated. */
 int cgroup_session_kill(struct cgroup_session *s, sbx_error *err);
-/* kill, then rmdir the session level everywhere, and the user level if no other session is
- * left under it (a concurrent create of the same user may race: its rmdir fails with EBUSY and
- * is ignored). */
+/* rmdir the session level everywhere, and the user level if no other session is left under it
+ * (a concurrent create of the same user may race: its rmdir fails with EBUSY and is ignored);
+ * a session with processes left (the kernel refuses the rmdir) is killed first. */
 int cgroup_session_destroy(struct cgroup_session *s, sbx_error *err);
 /* Frees memory only; the cgroups stay. NULL is fine. */
 void cgroup_session_free(struct cgroup_session *s);

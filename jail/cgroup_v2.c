@@ -106,38 +106,39 @@ static int v2_create(struct cgroup_session *s, const struct cgroup_limits *l, sb
 	return v2_set_limits(s, l, err);
 }
 
-static void read_opt(const char *dir, const char *file, uint64_t *v)
+static void read_opt(const struct cgroup_session *s, const char *dir, const char *file, uint64_t *v)
 {
-	if (cg_read_u64(dir, file, v) < 0)
+	if (cg_session_read_u64(s, dir, file, v) < 0)
 		*v = 0;
 }
 
-static void read_opt_keyed(const char *dir, const char *file, const char *key, uint64_t *v)
+static void read_opt_keyed(const struct cgroup_session *s, const char *dir, const char *file,
+			   const char *key, uint64_t *v)
 {
-	if (cg_read_keyed(dir, file, key, v) < 0)
+	if (cg_session_read_keyed(s, dir, file, key, v) < 0)
 		*v = 0;
 }
 
 static int v2_stats(const struct cgroup_session *s, struct cgroup_stats *st, sbx_error *err)
 {
 	const char *dir = s->v2_path;
-	int r = cg_read_u64(dir, "memory.current", &st->memory_current);
+	int r = cg_session_read_u64(s, dir, "memory.current", &st->memory_current);
 	if (r == -ENOENT && !cg_has(dir, "cgroup.procs"))
 		return sbx_error_errno(err, ENOENT, "cgroup %s", dir);
 	if (r < 0)
 		st->memory_current = 0;
 	/* memory.peak is 5.19+; before it, the best we know is the current value. */
-	if (cg_read_u64(dir, "memory.peak", &st->memory_peak) < 0)
+	if (cg_session_read_u64(s, dir, "memory.peak", &st->memory_peak) < 0)
 		st->memory_peak = st->memory_current;
-	if (cg_read_u64(dir, "memory.max", &st->memory_max) < 0)
+	if (cg_session_read_u64(s, dir, "memory.max", &st->memory_max) < 0)
 		st->memory_max = CGROUP_LIMIT_MAX;
-	read_opt_keyed(dir, "memory.events", "max", &st->memory_limit_hits);
-	read_opt_keyed(dir, "memory.events", "oom_kill", &st->oom_kills);
-	read_opt(dir, "pids.current", &st->pids_current);
-	if (cg_read_u64(dir, "pids.max", &st->pids_max) < 0)
+	read_opt_keyed(s, dir, "memory.events", "max", &st->memory_limit_hits);
+	read_opt_keyed(s, dir, "memory.events", "oom_kill", &st->oom_kills);
+	read_opt(s, dir, "pids.current", &st->pids_current);
+	if (cg_session_read_u64(s, dir, "pids.max", &st->pids_max) < 0)
 		st->pids_max = CGROUP_LIMIT_MAX;
-	read_opt_keyed(dir, "pids.events", "max", &st->pids_limit_hits);
-	read_opt_keyed(dir, "cpu.stat", "usage_usec", &st->cpu_usage_usec);
+	read_opt_keyed(s, dir, "pids.events", "max", &st->pids_limit_hits);
+	read_opt_keyed(s, dir, "cpu.stat", "usage_usec", &st->cpu_usage_usec);
 	return 0;
 }
 

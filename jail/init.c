@@ -272,6 +272,7 @@ static void init_fill_report(struct init_state *s, struct jail_report *r)
 	r->seccomp_denials = s->denials;
 	r->last_denied_syscall = s->last_denied;
 	r->limit = s->limit;
+	r->ended_at = s->end_usec;
 	uint64_t payload_cpu =
 	    timeval_usec(&s->payload_rusage.ru_utime) + timeval_usec(&s->payload_rusage.ru_stime);
 	/* RLIMIT_CPU sends SIGXCPU at the soft limit (tick-accurate, so possibly a little under
@@ -417,6 +418,7 @@ _Noreturn void jail_init_run(struct jail_init_ctx *ctx)
 
 	struct jail_msg report = {.type = JAIL_MSG_REPORT};
 	init_fill_report(&s, &report.report);
+	report.report.sent_at = now_usec();
 	(void)jail_msg_send(ctx->status_sock, &report, -1);
 	_exit(0);
 }

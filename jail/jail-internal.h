@@ -36,7 +36,9 @@ ssize_t jail_msg_recv(int sock, struct jail_msg *msg, int *ret_fd);
 _Noreturn void jail_child_fail(int sock, const sbx_error *err);
 
 /* ns.c */
-pid_t jail_ns_clone(void);
+pid_t jail_ns_clone(bool new_net);
+/* Joins (then closes) the network namespace of spec.netns_fd. */
+int jail_ns_join_net(int fd, sbx_error *err);
 int jail_ns_enter_cgroup_ns(sbx_error *err);
 int jail_ns_set_hostname(const char *hostname, sbx_error *err);
 int jail_ns_loopback_up(sbx_error *err);

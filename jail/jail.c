@@ -20,6 +20,7 @@ struct jail_run {
 	pid_t pid;	 /* init, host pid */
 	int status_sock; /* init's reports */
 	int pty_master;
+	bool reported; /* jail_run_finish has read the end */
 	bool reaped;
 };
 
@@ -56,6 +57,8 @@ static _Noreturn void jail_child(const struct jail_spec *spec, int status_sock)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 
+	if (spec->netns_fd)
+		STEP(jail_ns_join_net(*spec->netns_fd, &err));
 	if (spec->join_cgroup)
 		STEP(spec->join_cgroup(spec->join_cgroup_userdata, &err));
 	STEP(jail_ns_enter_cgroup_ns(&err));
@@ -73,7 +76,8 @@ static _Noreturn void jail_child(const struct jail_spec *spec, int status_sock)
 	STEP(jail_mount_seal_root(root, &err));
 	STEP(jail_mount_pivot(root, &err));
 	STEP(jail_ns_set_hostname(spec->hostname, &err));
-	STEP(jail_ns_loopback_up(&err));
+	if (!spec->netns_fd) /* one made ahead has its loopback up already */
+		STEP(jail_ns_loopback_up(&err));
 	if (spec->terminal)
 		STEP(ctx.pty_master = jail_pty_open_master(spec->rows, spec->cols, &slave, &err));
 	ctx.pty_slave = slave;
@@ -90,6 +94,8 @@ static int validate_spec(const struct jail_spec *spec, sbx_error *err)
 		return sbx_error_set(err, EINVAL, "the payload needs an environment");
 	if (!spec->seccomp)
 		return sbx_error_set(err, EINVAL, "a jail without seccomp filter is refused");
+	if (spec->netns_fd && *spec->netns_fd < 0)
+		return sbx_error_set(err, EINVAL, "invalid network namespace descriptor");
 	if (!spec->user || spec->uid == 0 || spec->gid == 0)
 		return sbx_error_set(err, EINVAL, "a jail needs a non-root user");
 	if (geteuid() != 0)
@@ -113,7 +119,7 @@ int jail_spawn(const struct jail_spec *spec, struct jail_run **ret, sbx_error *e
 		return sbx_error_errno(err, errno, "socketpair");
 	parent_end = pair[0];
 
-	run->pid = jail_ns_clone();
+	run->pid = jail_ns_clone(!spec->netns_fd);
 	if (run->pid < 0) {
 		close(pair[1]);
 		return sbx_error_errno(err, errno, "clone");
@@ -161,7 +167,7 @@ int jail_run_take_pty_master(struct jail_run *run)
 
 int jail_run_signal(struct jail_run *run, int sig)
 {
-	if (run->reaped)
+	if (run->reaped || run->reported)
 		return -ESRCH;
 	return kill(run->pid, sig) < 0 ? -errno : 0;
 }
@@ -171,27 +177,46 @@ int jail_run_status_fd(const struct jail_run *run)
 	return run->status_sock;
 }
 
+/* Reaps init if it has exited (or, with wait, once it has); true once it is reaped. */
+static bool run_reap(struct jail_run *run, bool wait, int *status)
+{
+	if (run->reaped)
+		return true;
+	for (;;) {
+		pid_t p = waitpid(run->pid, status, wait ? 0 : WNOHANG);
+		if (p == run->pid || (p < 0 && errno == ECHILD)) {
+			run->reaped = true;
+			return true;
+		}
+		if (p < 0 && errno == EINTR)
+			continue;
+		return false;
+	}
+}
+
 int jail_run_finish(struct jail_run *run, struct jail_report *ret, sbx_error *err)
 {
 	struct jail_msg msg;
 	int fd, status = 0;
 	ssize_t n;
 
-	if (run->reaped)
+	if (run->reaped || run->reported)
 		return sbx_error_set(err, EALREADY, "jail already finished");
 	n = jail_msg_recv(run->status_sock, &msg, &fd);
 	if (fd >= 0)
 		close(fd);
-	while (waitpid(run->pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return sbx_error_errno(err, errno, "waitpid jail init");
-	}
-	run->reaped = true;
 	if (n > 0 && msg.type == JAIL_MSG_REPORT) {
+		/* Init sends the report after it reaped every other process of the jail; what is
+		 * left is its own exit (the namespaces' teardown, most of a millisecond): reaped
+		 * here if already over, else by jail_run_reap later. */
+		run->reported = true;
+		run_reap(run, false, &status);
 		*ret = msg.report;
 		return 0;
 	}
-	/* Init died without a report (killed from outside): report what killed it. */
+	/* Init died without a report (killed from outside): wait for it, report what killed it. */
+	run_reap(run, true, &status);
+	run->reported = true;
 	memset(ret, 0, sizeof(*ret));
 	ret->exited = WIFEXITED(status);
 	ret->exit_code = ret->exited ? WEXITSTATUS(status) : -1;
@@ -200,14 +225,21 @@ int jail_run_finish(struct jail_run *run, struct jail_report *ret, sbx_error *er
 	return 0;
 }
 
+bool jail_run_reap(struct jail_run *run)
+{
+	int status;
+	return run_reap(run, false, &status);
+}
+
 void jail_run_free(struct jail_run *run)
 {
 	if (!run)
 		return;
 	if (!run->reaped) {
+		/* Not reaped: the pid is still init's, whatever state it is in. */
 		kill(run->pid, SIGKILL);
-		while (waitpid(run->pid, NULL, 0) < 0 && errno == EINTR)
-			;
+		int status;
+		run_reap(run, true, &status);
 	}
 	if (run->status_sock >= 0)
 		close(run->status_sock);

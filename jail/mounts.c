@@ -251,7 +251,14 @@ static bool module_is_hidden(const char *name)
 	return false;
 }
 
-static int hide_modules_in(const char *root, const char *dir, const char *empty, sbx_error *err)
+/* The flags every hiding bind must carry: a bind copies them from its source mount. */
+#define HIDE_FLAGS (ST_RDONLY | ST_NOSUID | ST_NODEV | ST_NOEXEC)
+
+/* template: "" before the first module; then the path of the first hiding bind, which later
+ * ones are bound from (they inherit its read-only, nosuid, nodev, noexec flags: one mount call
+ * each instead of a bind and a remount). */
+static int hide_modules_in(const char *root, const char *dir, char *template, size_t tsize,
+			   sbx_error *err)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -266,13 +273,28 @@ static int hide_modules_in(const char *root, const char *dir, const char *empty,
 		snprintf(rel, sizeof(rel), "%s/%s", dir, de->d_name);
 		if ((r = path_in(target, sizeof(target), root, rel, err)) < 0)
 			break;
-		if (mount(empty, target, NULL, MS_BIND, NULL) < 0 ||
-		    mount(NULL, target, NULL,
+		struct statvfs sv;
+		if (template[0]) {
+			if (mount(template, target, NULL, MS_BIND, NULL) < 0) {
+				r = sbx_error_errno(err, errno, "hide %s", rel);
+				break;
+			}
+			if (statvfs(target, &sv) == 0 && (sv.f_flag & HIDE_FLAGS) == HIDE_FLAGS)
+				continue;
+		} else if (mount("/dev/null", target, NULL, MS_BIND, NULL) < 0) {
+			r = sbx_error_errno(err, errno, "hide %s", rel);
+			break;
+		}
+		/* The first one (or a bind that did not inherit the flags, which the kernel
+		 * always copies): read-only, nosuid, nodev, noexec. */
+		if (mount(NULL, target, NULL,
 			  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 			  NULL) < 0) {
 			r = sbx_error_errno(err, errno, "hide %s", rel);
 			break;
 		}
+		if (!template[0])
+			snprintf(template, tsize, "%s", target);
 	}
 	closedir(d);
 	return r;
@@ -285,7 +307,7 @@ static int hide_modules_in(const char *root, const char *dir, const char *empty,
  * remounted read-only: the kernel refuses while unlinked inodes are in use.) */
 int jail_mount_hide_python_modules(const char *root, sbx_error *err)
 {
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], template[PATH_MAX] = "";
 	struct dirent *de;
 	int r;
 	DIR *d;
@@ -298,11 +320,12 @@ int jail_mount_hide_python_modules(const char *root, sbx_error *err)
 	while (r == 0 && (de = readdir(d)))
 		if (strncmp(de->d_name, "python3.", 8) == 0) {
 			snprintf(dir, sizeof(dir), "/usr/lib/%s/lib-dynload", de->d_name);
-			r = hide_modules_in(root, dir, "/dev/null", err);
+			r = hide_modules_in(root, dir, template, sizeof(template), err);
 		}
 	closedir(d);
 	if (r == 0)
-		r = hide_modules_in(root, "/usr/lib/python3/dist-packages", "/dev/null", err);
+		r = hide_modules_in(root, "/usr/lib/python3/dist-packages", template,
+				    sizeof(template), err);
 	return r;
 }
 

@@ -11,6 +11,8 @@
 #include "jail/jail-internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -25,11 +27,44 @@
 /* fork()-like raw clone: the child continues on a copy of our stack as pid 1 of the new pid
  * namespace (crun and bubblewrap do the same). The monitor is single-threaded when it builds
  * jails, so no lock can be held across it. */
-pid_t jail_ns_clone(void)
+pid_t jail_ns_clone(bool new_net)
 {
-	unsigned long flags =
-	    CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+	unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+	if (new_net)
+		flags |= CLONE_NEWNET;
 	return (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+}
+
+/* unshare(CLONE_NEWNET) moves only the calling thread; setns takes it back. */
+int jail_netns_new(int *ret_fd, sbx_error *err)
+{
+	_cleanup_close_ int own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (own < 0)
+		return sbx_error_errno(err, errno, "open /proc/thread-self/ns/net");
+	if (unshare(CLONE_NEWNET) < 0)
+		return sbx_error_errno(err, errno, "unshare(CLONE_NEWNET)");
+	/* Its loopback is brought up here too, in the namespace it belongs to. */
+	int r = jail_ns_loopback_up(err);
+	int fd = r < 0 ? -1 : open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	int e = errno;
+	if (setns(own, CLONE_NEWNET) < 0) {
+		/* Cannot happen (root, the namespace we came from): never stay in the new one. */
+		abort();
+	}
+	if (r < 0)
+		return r;
+	if (fd < 0)
+		return sbx_error_errno(err, e, "open the new network namespace");
+	*ret_fd = fd;
+	return 0;
+}
+
+int jail_ns_join_net(int fd, sbx_error *err)
+{
+	if (setns(fd, CLONE_NEWNET) < 0)
+		return sbx_error_errno(err, errno, "setns(CLONE_NEWNET)");
+	close(fd);
+	return 0;
 }
 
 /* The cgroup namespace comes after joining the session cgroup, so that its root is the session

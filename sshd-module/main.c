@@ -302,6 +302,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_debug("cgroup driver: %s", cgroup_driver_name(runtime.cgroups));
+	if (cgroup_driver_prepare(runtime.cgroups, &err) < 0)
+		log_warning("%s (each session will make it)", err.msg);
 	if (policy_store_reload(cfg.policy_directory, &runtime.policy, &err) < 0) {
 		log_error("%s", err.msg);
 		fprintf(stderr, "sandboxd: %s\n", err.msg);

@@ -194,6 +194,7 @@ int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runt
 		.sock = -1,
 		.state = MONITOR_PREAUTH,
 		.registry_fd = -1,
+		.netns_fd = -1,
 	};
 	static struct wire_msg req;
 
@@ -263,6 +264,7 @@ int monitor_run(const struct sbx_config *cfg, const struct sandbox_runtime *runt
 				monitor_send(&m, &bye);
 				break;
 			}
+			monitor_reap_exiting(&m);
 			int ws;
 			if (m.net_pid > 0 && waitpid(m.net_pid, &ws, WNOHANG) == m.net_pid) {
 				monitor_net_child_ended(&m, ws, false);

@@ -107,6 +107,7 @@ struct monitor {
 	struct cgroup_session *cgroup;
 	struct home *home; /* the user's persistent home, attached for this session */
 	int registry_fd;
+	int netns_fd;		/* an empty network namespace for the next jail, or -1 */
 	time_t session_started; /* monotonic seconds */
 	time_t last_activity;   /* monotonic seconds */
 	unsigned warned;        /* bit per warning already given */
@@ -118,6 +119,9 @@ struct monitor {
 		uint32_t id;
 		struct recording *rec;
 	} ended_recs[MONITOR_MAX_CHANNELS];
+	/* Jails whose end is reported and whose init is still exiting (the namespaces' teardown):
+	 * reaped on SIGCHLD, at the session's end at the latest. */
+	struct jail_run *exiting[MONITOR_MAX_CHANNELS];
 	bool allow_processes;           /* the course lets the runner start processes */
 	bool record;                    /* the course records terminal sessions */
 	char limit_sources[1024];       /* effective limits and where each came from */
@@ -143,6 +147,8 @@ int monitor_record(struct monitor *m, struct wire_msg *req);
  * network child. */
 size_t monitor_channel_pollfds(struct monitor *m, struct pollfd *pfd, size_t n);
 void monitor_reap_channels(struct monitor *m, const struct pollfd *pfd, size_t n);
+/* Reaps the inits of ended jails that have exited since (on SIGCHLD). */
+void monitor_reap_exiting(struct monitor *m);
 /* Session clocks (wall, idle): warnings, then the end. Returns the seconds until the next
  * check, or -1 when no clock runs. */
 int monitor_session_clocks(struct monitor *m);

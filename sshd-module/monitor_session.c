@@ -8,6 +8,7 @@
 #include "sshd-module/monitor_decode.h"
 #include "sshd-module/recording.h"
 #include "sshd-module/session_registry.h"
+#include "sshd-module/session_setup.h"
 #include "sshd-module/scp_audit.h"
 #include "sshd-module/sftp_log.h"
 #include "sshd-module/session_spawn.h"
@@ -107,7 +108,9 @@ static int session_answer(struct monitor *m, bool ok, const char *message)
 static int session_resolve_policy(struct monitor *m, struct policy_effective *eff, sbx_error *err)
 {
 	char **groups = NULL;
-	int r = policy_user_groups(m->user.name, m->user.gid, &groups, err);
+	/* The groups session_load_user got from NSS: a second getgrouplist costs as much again
+	 * (NSS modules such as systemd's enumerate their databases for it). */
+	int r = policy_group_names(m->user.groups, (size_t)m->user.n_groups, &groups, err);
 	if (r == 0)
 		r = policy_resolve(m->cfg->policy_directory, m->user.name,
 				   (const char *const *)groups, eff, err);
@@ -159,11 +162,27 @@ static const char *session_refusal(struct monitor *m, const struct policy_effect
 	return NULL;
 }
 
+/* The first jail's network namespace, made meanwhile; without it that jail makes its own. */
+static void session_keep_netns(struct monitor *m, struct session_netns *netns)
+{
+	sbx_error err = {0};
+	int fd = session_netns_finish(netns, &err);
+	if (fd < 0)
+		log_warning("session %s: no network namespace made ahead: %s", m->conn->session_id,
+			    err.msg);
+	else
+		m->netns_fd = fd;
+}
+
 int monitor_session_open(struct monitor *m, struct wire_msg *req)
 {
 	sbx_error err = {0};
 	uint64_t t_begin = monitor_usec(), t_cgroup = 0, t_home = 0, t_done = 0;
+	uint64_t t_user = 0, t_policy = 0, t_pam = 0;
+	struct session_netns netns;
+	session_netns_begin(&netns);
 	int r = session_load_user(m, &err);
+	t_user = monitor_usec();
 	struct policy_effective eff;
 	/* Counting sessions and adding this one happen under the host's lock (when MaxLogins is
 	 * set) and the user's, so concurrent logins cannot all slip under a limit. */
@@ -188,40 +207,62 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 				    m->user.name, "SANDBOX_SESSION", m->conn->session_id,
 				    "SANDBOX_REMOTE", remote, "SANDBOX_REASON", reason, NULL);
 			session_answer(m, false, refusal);
+			session_keep_netns(m, &netns);
 			return -EPERM;
 		}
 	}
-	if (r == 0)
+	t_policy = monitor_usec();
+	/* The session's record and cgroups are made on a thread while PAM opens its session
+	 * (session_setup.c): neither needs the other, and each costs about a millisecond. */
+	struct session_setup setup = {.runtime_dir = m->cfg->runtime_directory,
+				      .cgroups = m->runtime->cgroups,
+				      .limits = &m->limits.cgroup};
+	bool setup_started = false;
+	if (r == 0) {
+		session_limits_default(&m->limits);
+		session_limits_from_policy(&m->limits, &eff);
+		session_limits_sources(&eff, m->limit_sources, sizeof(m->limit_sources));
+		m->allow_processes = eff.value[POLICY_PROCESSES] != 0;
+		m->record = eff.value[POLICY_RECORD] != 0;
+		setup.rec = (struct session_record){.started = (long long)time(NULL),
+						    .monitor_pid = getpid()};
+		snprintf(setup.rec.session_id, sizeof(setup.rec.session_id), "%s",
+			 m->conn->session_id);
+		snprintf(setup.rec.user, sizeof(setup.rec.user), "%s", m->user.name);
+		snprintf(setup.rec.remote, sizeof(setup.rec.remote), "%s", m->conn->remote_addr);
+		t_cgroup = monitor_usec();
+		session_setup_begin(&setup);
+		setup_started = true;
+	}
+	bool pam_tried = r >= 0;
+	if (r >= 0)
 		r = auth_pam_setcred(m->pam, true, &err);
 	if (r == 0) {
 		m->pam_cred = true;
 		r = auth_pam_open_session(m->pam, &err);
+		m->pam_session_open = r == 0;
 	}
-	if (r < 0) {
+	t_pam = monitor_usec();
+	if (setup_started) {
+		/* Always joined, so that a failed login still has its record and groups
+		 * removed (monitor_session_end). */
+		sbx_error setup_err = {0};
+		int sr = session_setup_finish(&setup, &setup_err);
+		m->registry_fd = setup.registry_fd;
+		m->cgroup = setup.cgroup;
+		if (sr < 0 && r >= 0) {
+			r = sr;
+			err = setup_err;
+		}
+	}
+	session_keep_netns(m, &netns);
+	t_home = monitor_usec();
+	if ((!setup_started && r < 0) || (pam_tried && !m->pam_session_open)) {
 		log_error("cannot open a session for %s: %s", m->auth_user, err.msg);
 		session_answer(m, false, "the session could not be opened; please tell your admin");
 		return r;
 	}
-	m->pam_session_open = true;
-	session_limits_default(&m->limits);
-	session_limits_from_policy(&m->limits, &eff);
-	session_limits_sources(&eff, m->limit_sources, sizeof(m->limit_sources));
-	m->allow_processes = eff.value[POLICY_PROCESSES] != 0;
-	m->record = eff.value[POLICY_RECORD] != 0;
-	/* The record comes first: if this process dies, it is what leads the listener to the
-	 * session's cgroup. */
-	struct session_record rec = {.started = (long long)time(NULL), .monitor_pid = getpid()};
-	snprintf(rec.session_id, sizeof(rec.session_id), "%s", m->conn->session_id);
-	snprintf(rec.user, sizeof(rec.user), "%s", m->user.name);
-	snprintf(rec.remote, sizeof(rec.remote), "%s", m->conn->remote_addr);
-	r = m->registry_fd = session_registry_add(m->cfg->runtime_directory, &rec, &err);
 	if (r >= 0) {
-		t_cgroup = monitor_usec();
-		r = cgroup_session_create(m->runtime->cgroups, m->user.name, m->conn->session_id,
-					  &m->limits.cgroup, &m->cgroup, &err);
-	}
-	if (r >= 0) {
-		t_home = monitor_usec();
 		r = session_attach_home(m, &eff, &err);
 		t_done = monitor_usec();
 	}
@@ -249,9 +290,16 @@ int monitor_session_open(struct monitor *m, struct wire_msg *req)
 	log_info("session %s opened for %s from %s", m->conn->session_id, m->user.name,
 		 m->conn->remote_addr);
 	r = session_answer(m, true, NULL);
-	monitor_timing(m, "session_open begin=%llu end=%llu cgroup_us=%llu home_us=%llu",
-		       (unsigned long long)t_begin, (unsigned long long)monitor_usec(),
-		       (unsigned long long)(t_home - t_cgroup), (unsigned long long)(t_done - t_home));
+	monitor_timing(
+	    m,
+	    "session_open begin=%llu end=%llu user_us=%llu policy_us=%llu "
+	    "limits_us=%llu pam_us=%llu record_us=%llu cgroup_us=%llu netns_begin=%llu "
+	    "netns_end=%llu wait_us=%llu home_us=%llu",
+	    (unsigned long long)t_begin, (unsigned long long)monitor_usec(),
+	    (unsigned long long)(t_user - t_begin), (unsigned long long)(t_policy - t_user),
+	    (unsigned long long)(t_cgroup - t_policy), (unsigned long long)(t_pam - t_cgroup),
+	    setup.record_us, setup.cgroup_us, netns.start_us, netns.end_us,
+	    (unsigned long long)(t_home - t_pam), (unsigned long long)(t_done - t_home));
 	return r;
 }
 
@@ -626,6 +674,30 @@ static void session_keep_recording(struct monitor *m, struct monitor_channel *c)
 	c->rec = NULL;
 }
 
+/* The end is reported; init may still be tearing its namespaces down. */
+static void session_park_exiting(struct monitor *m, struct jail_run *run)
+{
+	if (jail_run_reap(run)) {
+		jail_run_free(run);
+		return;
+	}
+	for (size_t i = 0; i < MONITOR_MAX_CHANNELS; i++)
+		if (!m->exiting[i]) {
+			m->exiting[i] = run;
+			return;
+		}
+	jail_run_free(run); /* cannot happen (a slot per channel): wait for it here */
+}
+
+void monitor_reap_exiting(struct monitor *m)
+{
+	for (size_t i = 0; i < MONITOR_MAX_CHANNELS; i++)
+		if (m->exiting[i] && jail_run_reap(m->exiting[i])) {
+			jail_run_free(m->exiting[i]);
+			m->exiting[i] = NULL;
+		}
+}
+
 static void channel_finish(struct monitor *m, struct monitor_channel *c)
 {
 	uint64_t t_begin = monitor_usec();
@@ -642,11 +714,13 @@ static void channel_finish(struct monitor *m, struct monitor_channel *c)
 	channel_end_scp(m, c);
 	if (m->cgroup)
 		cgroup_session_stats(m->cgroup, &after, NULL);
+	uint64_t t_stats = monitor_usec();
 	if (jail_run_finish(c->run, &rep, &err) < 0) {
 		log_warning("session %s channel %u: %s", m->conn->session_id, c->id, err.msg);
 		rep.exited = false;
 		rep.signal = SIGKILL;
 	}
+	uint64_t t_finish = monitor_usec();
 	char line[256], evidence[160], chan[16];
 	const char *limit = channel_limit(m, &rep, &m->stats_mark, &after, line, sizeof(line),
 					  evidence, sizeof(evidence));
@@ -673,6 +747,7 @@ static void channel_finish(struct monitor *m, struct monitor_channel *c)
 		    wall, "SANDBOX_PEAK_MEMORY", peak, "SANDBOX_OOM_KILLS", ooms,
 		    "SANDBOX_PIDS_HITS", pids, "SANDBOX_SECCOMP_DENIALS", denials, "SANDBOX_LIMIT",
 		    limit, NULL);
+	uint64_t t_audit = monitor_usec();
 	log_info("session %s channel %u ended: %s %d, wall %.3fs, cpu %.3fs, seccomp denials %u, "
 		 "limit %s, peak memory %llu KiB, oom kills %llu, pids-limit hits %llu",
 		 m->conn->session_id, c->id, rep.exited ? "exit" : "signal",
@@ -688,10 +763,17 @@ static void channel_finish(struct monitor *m, struct monitor_channel *c)
 	wire_put_u32(&evt, rep.exited ? (uint32_t)rep.exit_code : (uint32_t)rep.signal);
 	wire_put_str(&evt, line[0] ? line : NULL);
 	monitor_send(m, &evt);
-	jail_run_free(c->run);
+	uint64_t t_sent = monitor_usec();
+	session_park_exiting(m, c->run);
 	session_keep_recording(m, c);
-	monitor_timing(m, "channel_done channel=%u begin=%llu end=%llu", c->id,
-		       (unsigned long long)t_begin, (unsigned long long)monitor_usec());
+	monitor_timing(
+	    m,
+	    "channel_done channel=%u begin=%llu end=%llu payload_end=%llu report_sent=%llu "
+	    "stats_us=%llu finish_us=%llu audit_us=%llu sent_us=%llu",
+	    c->id, (unsigned long long)t_begin, (unsigned long long)monitor_usec(),
+	    (unsigned long long)rep.ended_at, (unsigned long long)rep.sent_at,
+	    (unsigned long long)(t_stats - t_begin), (unsigned long long)(t_finish - t_begin),
+	    (unsigned long long)(t_audit - t_begin), (unsigned long long)(t_sent - t_begin));
 	*c = (struct monitor_channel){0};
 }
 
@@ -826,6 +908,12 @@ void monitor_session_end(struct monitor *m)
 	for (size_t i = 0; i < MONITOR_MAX_CHANNELS; i++) {
 		recording_close(m->ended_recs[i].rec);
 		m->ended_recs[i].rec = NULL;
+		jail_run_free(m->exiting[i]); /* waits for an init still exiting */
+		m->exiting[i] = NULL;
+	}
+	if (m->netns_fd >= 0) {
+		close(m->netns_fd);
+		m->netns_fd = -1;
 	}
 	t_home = monitor_usec();
 	home_detach(m->home); /* after every jail is gone: the last session unmounts */

@@ -238,6 +238,8 @@ int session_spawn(struct monitor *m, const struct session_spawn_request *req,
 		.join_cgroup_userdata = m->cgroup,
 		.binds = binds,
 		.n_binds = ELEMENTSOF(binds),
+		/* The namespace made while the session was set up serves one jail only. */
+		.netns_fd = m->netns_fd >= 0 ? &m->netns_fd : NULL,
 	};
 	/* Legacy scp leaves no log: the home is looked at before it runs and after. */
 	struct scp_audit *scp = NULL;
@@ -245,6 +247,10 @@ int session_spawn(struct monitor *m, const struct session_spawn_request *req,
 		scp_audit_begin(argv, home_path(m->home), m->user.home, &scp);
 	struct jail_run *run = NULL;
 	r = jail_spawn(&spec, &run, err);
+	if (m->netns_fd >= 0) {
+		close(m->netns_fd);
+		m->netns_fd = -1;
+	}
 	if (r < 0) {
 		scp_audit_end(scp, NULL, NULL);
 		goto out;

@@ -29,6 +29,8 @@ assert_eq "$(echo "$OUT" | tail -1)" "sandbox False True" "hostname, no /etc/sha
 
 py "$A" "$A_PW" 'print([l.split(":")[0].strip() for l in open("/proc/net/dev").read().splitlines()[2:]], open("/proc/net/route").read().count("\n"))'
 assert_eq "$OUT" "['lo'] 1" "the only network interface is loopback, and there is no route"
+py "$A" "$A_PW" 'print("127.0.0.1" in open("/proc/net/fib_trie").read())'
+assert_eq "$OUT" "True" "the loopback is up (its address is in the local table)"
 
 py "$A" "$A_PW" 'import os
 pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())

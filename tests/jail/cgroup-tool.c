@@ -314,12 +314,15 @@ int main(int argc, char **argv)
 {
 	const char *root = "/sys/fs/cgroup", *base = "sandboxd-test";
 	enum cgroup_driver_kind kind = CGROUP_DRIVER_AUTO;
+	bool prepare = false; /* -P 1: as the daemon does at start (cgroup_driver_prepare) */
 	int i = 1;
 	for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
 		if (strcmp(argv[i], "-r") == 0)
 			root = argv[i + 1];
 		else if (strcmp(argv[i], "-b") == 0)
 			base = argv[i + 1];
+		else if (strcmp(argv[i], "-P") == 0)
+			prepare = strcmp(argv[i + 1], "1") == 0;
 		else if (strcmp(argv[i], "-k") == 0)
 			kind = strcmp(argv[i + 1], "v1") == 0	    ? CGROUP_DRIVER_V1
 			       : strcmp(argv[i + 1], "v2") == 0	    ? CGROUP_DRIVER_V2
@@ -329,12 +332,15 @@ int main(int argc, char **argv)
 			break;
 	}
 	if (i >= argc) {
-		fprintf(stderr, "usage: cgroup-tool [-r ROOT] [-b BASE] COMMAND ...\n");
+		fprintf(stderr,
+			"usage: cgroup-tool [-r ROOT] [-b BASE] [-k KIND] [-P 1] COMMAND ...\n");
 		return 2;
 	}
 	sbx_error err = {0};
 	if (cgroup_driver_open_kind(kind, root, base, &drv, &err) < 0)
 		return fail("open driver", &err);
+	if (prepare && cgroup_driver_prepare(drv, &err) < 0)
+		return fail("prepare driver", &err);
 	int rc;
 	if (strcmp(argv[i], "driver") == 0) {
 		printf("driver=%s\n", cgroup_driver_name(drv));

@@ -125,6 +125,29 @@ for d in "$ROOT"/*/"$BASE"/alice/s1; do [ -e "$d" ] && gone=0; done
 tool destroy alice s2 || bad "destroy s2"
 [ ! -e "$ROOT/memory/$BASE/alice" ] && ok "user level removed with the last session" || bad "user level left"
 
+# 6b. The daemon's path: <base> made once at start (-P 1), a session is only its user and
+# session levels; limits and removal as before.
+"$TOOL" -P 1 -b "$BASE" create dave p1 --memory 48M --swap 0 --pids 12 --cpu 50 || bad "prepared create"
+for c in memory pids cpu cpuacct unified; do
+	[ -d "$ROOT/$c/$BASE/dave/p1" ] || bad "prepared create: no $c session directory"
+done
+[ "$(cat "$ROOT/memory/$BASE/dave/p1/memory.limit_in_bytes")" = 50331648 ] &&
+	[ "$(cat "$ROOT/pids/$BASE/dave/p1/pids.max")" = 12 ] &&
+	[ "$(cat "$ROOT/cpu/$BASE/dave/p1/cpu.cfs_quota_us")" = 50000 ] &&
+	ok "prepared create: 48M, 12 pids, 50%" || bad "prepared create: limits not written"
+if [ -e "$ROOT/unified/$BASE/cgroup.kill" ]; then
+	# The kill goes through cgroup.kill: no session group in the v1 freezer.
+	[ ! -e "$ROOT/freezer/$BASE/dave/p1" ] && ok "prepared, cgroup.kill: no freezer group" ||
+		bad "prepared, cgroup.kill: a freezer group was made"
+fi
+out=$("$TOOL" -P 1 -b "$BASE" churn dave p1 4)
+echo "  prepared, before kill: $out"
+out=$("$TOOL" -P 1 -b "$BASE" kill dave p1)
+[ "$(val nprocs "$out")" = 0 ] && ok "prepared kill left no process" || bad "prepared kill left $(val nprocs "$out")"
+"$TOOL" -P 1 -b "$BASE" destroy dave p1 || bad "prepared destroy"
+[ ! -e "$ROOT/memory/$BASE/dave" ] && [ ! -e "$ROOT/unified/$BASE/dave" ] &&
+	ok "prepared destroy removed the user level" || bad "prepared destroy left dave"
+
 # 7. The same kill without cgroup.kill: the pure v1 path (freezer + kill loop).
 "$TOOL" -k v1 -b "$BASE" create carol k1 --pids 40 >/dev/null || bad "v1 create"
 out=$("$TOOL" -k v1 -b "$BASE" churn carol k1 4)
