@@ -250,10 +250,14 @@ bool home_ext4_super_clean(const struct home_ext4_super *sb, int64_t now)
 int home_open_root_dir(int dirfd, const char *path, mode_t mode, bool create, bool mode_exact,
 		       int *ret_fd, sbx_error *err)
 {
-	if (create && mkdirat(dirfd, path, mode) < 0 && errno != EEXIST)
-		return sbx_error_errno(err, errno, "mkdir %s", path);
+	/* Opened first, made only when missing: every login after the first finds it. */
 	_cleanup_close_ int fd =
 	    openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && create) {
+		if (mkdirat(dirfd, path, mode) < 0 && errno != EEXIST)
+			return sbx_error_errno(err, errno, "mkdir %s", path);
+		fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
 	if (fd < 0)
 		return sbx_error_errno(err, errno, "open %s", path);
 	struct stat st;

@@ -80,15 +80,19 @@ static void image_dirs_close(struct image_dirs *d)
 	d->state = d->mounts = d->locks = -1;
 }
 
-static int open_sub(const char *base, const char *sub, mode_t base_mode, int *ret_fd,
-		    sbx_error *err)
+/* base/sub1 (and base/sub2 unless NULL): root-only directories in a root-owned base, which is
+ * opened once for both. */
+static int open_subs(const char *base, const char *sub1, int *ret_fd1, const char *sub2,
+		     int *ret_fd2, sbx_error *err)
 {
-	_cleanup_close_ int b = -1;
-	int r = home_open_root_dir(AT_FDCWD, base, base_mode, true, false, &b, err);
+	_cleanup_close_ int b = -1, fd1 = -1;
+	int r = home_open_root_dir(AT_FDCWD, base, 0755, true, false, &b, err);
 	if (r < 0)
 		return r;
-	if ((r = home_open_root_dir(b, sub, 0700, true, true, ret_fd, err)) < 0)
+	if ((r = home_open_root_dir(b, sub1, 0700, true, true, &fd1, err)) < 0 ||
+	    (sub2 && (r = home_open_root_dir(b, sub2, 0700, true, true, ret_fd2, err)) < 0))
 		return sbx_error_wrap(err, "in %s", base);
+	*ret_fd1 = TAKE_FD(fd1);
 	return 0;
 }
 
@@ -106,14 +110,11 @@ static int image_dirs_open(const struct home_params *p, bool state, bool runtime
 	    (p->runtime_dir && snprintf(d->mount_path, sizeof(d->mount_path), "%s/homes/%s",
 					p->runtime_dir, p->user) >= (int)sizeof(d->mount_path)))
 		return sbx_error_set(err, ENAMETOOLONG, "home paths of %s are too long", p->user);
-	if (state && (r = open_sub(p->state_dir, "homes", 0755, &d->state, err)) < 0)
+	if (state && (r = open_subs(p->state_dir, "homes", &d->state, NULL, NULL, err)) < 0)
 		goto fail;
-	if (runtime) {
-		if ((r = open_sub(p->runtime_dir, "homes", 0755, &d->mounts, err)) < 0)
-			goto fail;
-		if ((r = open_sub(p->runtime_dir, "home-locks", 0755, &d->locks, err)) < 0)
-			goto fail;
-	}
+	if (runtime &&
+	    (r = open_subs(p->runtime_dir, "homes", &d->mounts, "home-locks", &d->locks, err)) < 0)
+		goto fail;
 	return 0;
 fail:
 	image_dirs_close(d);
@@ -138,10 +139,13 @@ static int mount_point(const struct home_params *p, const struct image_dirs *d, 
 		       bool *ret_mounted, sbx_error *err)
 {
 	struct stat parent, st;
-	if (mkdirat(d->mounts, p->user, 0700) < 0 && errno != EEXIST)
-		return sbx_error_errno(err, errno, "mkdir %s", d->mount_path);
 	_cleanup_close_ int fd =
 	    openat(d->mounts, p->user, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		if (mkdirat(d->mounts, p->user, 0700) < 0 && errno != EEXIST)
+			return sbx_error_errno(err, errno, "mkdir %s", d->mount_path);
+		fd = openat(d->mounts, p->user, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
 	if (fd < 0)
 		return sbx_error_errno(err, errno, "open %s", d->mount_path);
 	if (fstat(d->mounts, &parent) < 0 || fstat(fd, &st) < 0)
