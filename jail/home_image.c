@@ -428,6 +428,30 @@ static int loop_attach(const struct image_dirs *d, int img_fd, const char *img_p
 	return sbx_error_set(err, EBUSY, "no free loop device");
 }
 
+/* The metadata the mount reads first, asked of the new loop device all at once: the mount reads
+ * it one block after another, each a round trip through the loop device's worker thread (~60 us
+ * here); asked for together, they arrive in one while we go on. The locations come from the
+ * image through its page cache; they are hints only (the mount reads and checks everything
+ * itself), and a wrong one costs one wasted read. */
+static void prefetch_metadata(int img_fd, int loop_fd, const struct home_ext4_super *sb)
+{
+	unsigned char desc[64], inode[128];
+	uint64_t bs = sb->block_size, end = home_ext4_gdt_end(sb), block, journal;
+	uint32_t offset;
+	if (!end)
+		return;
+	readahead(loop_fd, 0, (size_t)(end * bs));
+	if (pread(img_fd, desc, sizeof(desc), (off_t)((sb->first_data_block + 1) * bs)) !=
+		(ssize_t)sizeof(desc) ||
+	    !(block = home_ext4_journal_inode_block(sb, desc, &offset)))
+		return;
+	readahead(loop_fd, (off_t)(block * bs), (size_t)bs);
+	if (pread(img_fd, inode, sizeof(inode), (off_t)(block * bs + offset)) ==
+		(ssize_t)sizeof(inode) &&
+	    (journal = home_ext4_journal_start(sb, inode)))
+		readahead(loop_fd, (off_t)(journal * bs), (size_t)bs);
+}
+
 static int grow_file(int img_fd, const struct stat *st, uint64_t want, const char *path,
 		     sbx_error *err)
 {
@@ -512,6 +536,7 @@ static int mount_fresh(const struct home_params *p, const struct image_dirs *d, 
 	if ((r = loop_attach(d, img, d->img_path, sb.block_size, &loop, loopdev, sizeof(loopdev),
 			     err)) < 0)
 		return r;
+	prefetch_metadata(img, loop, &sb);
 
 	/* On a file system the superblock calls clean, `e2fsck -p` only says so and exits:
 	 * home_ext4_super_clean is its test, done here without the fork and exec (2-4 ms of
