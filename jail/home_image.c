@@ -320,24 +320,25 @@ static int find_loop(const struct stat *img, char *ret_name, size_t size)
 	return found;
 }
 
-/* True when no other open file has the image open for writing: the kernel grants a write lease
+/* 1 when no other open file has the image open for writing: the kernel grants a write lease
  * only then (fcntl(2)), and a bound loop device keeps its backing file open for writing. One
  * question to the kernel instead of opening every loop device on the host (find_loop: ~9 us
  * each, and there is one per mounted home). (A read-only loop device is not seen; it cannot
- * write to the image either.) False when it cannot tell (no leases on this file system) or
- * someone else has the image open: the caller then looks at the loop devices. */
-static bool image_unshared(int img_fd)
+ * write to the image either.) 0 when it cannot tell (no leases on this file system) or someone
+ * else has the image open: the caller then looks at the loop devices. -errno if the lease
+ * would stay on the file that the loop device is about to take over. */
+static int image_unshared(int img_fd)
 {
 	/* The lease lives for two system calls; another process opening the image meanwhile makes
 	 * the kernel signal us. SIGURG is ignored unless handled; the default, SIGIO, would kill
 	 * the monitor. Removing the lease resets the signal. */
 	if (fcntl(img_fd, F_SETSIG, SIGURG) < 0)
-		return false;
+		return 0;
 	if (fcntl(img_fd, F_SETLEASE, F_WRLCK) < 0) {
 		fcntl(img_fd, F_SETSIG, 0);
-		return false;
+		return 0;
 	}
-	return fcntl(img_fd, F_SETLEASE, F_UNLCK) == 0;
+	return fcntl(img_fd, F_SETLEASE, F_UNLCK) == 0 ? 1 : -errno;
 }
 
 /* Waits briefly for the kernel to free a loop device still backed by the image (a stale mount
@@ -348,10 +349,14 @@ static int ensure_image_free(const struct home_params *p, int img_fd, const stru
 			     sbx_error *err)
 {
 	char dev[300] = "";
-	if (image_unshared(img_fd))
+	int r = image_unshared(img_fd);
+	if (r < 0)
+		return sbx_error_errno(err, -r, "release the lease on the home image of %s",
+				       p->user);
+	if (r > 0)
 		return 0;
 	for (int i = 0; i < 40; i++) {
-		int r = find_loop(img, dev, sizeof(dev));
+		r = find_loop(img, dev, sizeof(dev));
 		if (r < 0)
 			return sbx_error_errno(err, -r, "list loop devices");
 		if (r == 0)
