@@ -242,8 +242,8 @@ int home_ext4_super_parse(const unsigned char *sb, struct home_ext4_super *ret)
 	s.max_mount_count = max > 0 ? (uint32_t)max : 0;
 	s.last_check = le32(sb + S_LASTCHECK) | (uint64_t)sb[S_LASTCHECK_HI] << 32;
 	s.check_interval = le32(sb + S_CHECKINTERVAL);
-	/* Where things are, for prefetching only (home_ext4_gdt_blocks and the journal helpers
-	 * check them): not validated here. */
+	/* Where things are, for prefetching only (home_ext4_gdt_end and the journal helpers check
+	 * them): not validated here. */
 	s.first_data_block = le32(sb + S_FIRST_DATA_BLOCK);
 	s.blocks_per_group = le32(sb + S_BLOCKS_PER_GROUP);
 	s.inodes_per_group = le32(sb + S_INODES_PER_GROUP);
@@ -299,8 +299,10 @@ uint64_t home_ext4_journal_inode_block(const struct home_ext4_super *sb, const u
 	if (sb->desc_size >= 64)
 		table |= (uint64_t)le32(desc + 0x28) << 32;
 	uint64_t byte = (uint64_t)(sb->journal_inum - 1) * sb->inode_size;
+	if (!in_fs(sb, table))
+		return 0;
 	uint64_t block = table + byte / sb->block_size;
-	if (table == 0 || !in_fs(sb, block))
+	if (!in_fs(sb, block))
 		return 0;
 	*ret_offset = (uint32_t)(byte % sb->block_size);
 	return block;
