@@ -169,6 +169,11 @@ static uint32_t le32(const unsigned char *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+static uint16_t le16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
 int home_ext4_super_parse(const unsigned char *sb, struct home_ext4_super *ret)
 {
 	enum {
@@ -177,16 +182,24 @@ int home_ext4_super_parse(const unsigned char *sb, struct home_ext4_super *ret)
 		S_R_BLOCKS_COUNT_LO = 0x8,
 		S_FREE_BLOCKS_COUNT_LO = 0xC,
 		S_FREE_INODES_COUNT = 0x10,
+		S_FIRST_DATA_BLOCK = 0x14,
 		S_LOG_BLOCK_SIZE = 0x18,
+		S_BLOCKS_PER_GROUP = 0x20,
+		S_INODES_PER_GROUP = 0x28,
 		S_MNT_COUNT = 0x34,
 		S_MAX_MNT_COUNT = 0x36,
 		S_MAGIC = 0x38,
 		S_STATE = 0x3A,
 		S_LASTCHECK = 0x40,
 		S_CHECKINTERVAL = 0x44,
+		S_REV_LEVEL = 0x4C,
+		S_INODE_SIZE = 0x58,
+		S_FEATURE_COMPAT = 0x5C,
 		S_FEATURE_INCOMPAT = 0x60,
 		S_FEATURE_RO_COMPAT = 0x64,
+		S_JOURNAL_INUM = 0xE0,
 		S_LAST_ORPHAN = 0xE8,
+		S_DESC_SIZE = 0xFE,
 		S_LASTCHECK_HI = 0x275,
 		S_BLOCKS_COUNT_HI = 0x150,
 		S_R_BLOCKS_COUNT_HI = 0x154,
@@ -194,6 +207,7 @@ int home_ext4_super_parse(const unsigned char *sb, struct home_ext4_super *ret)
 		S_CHECKSUM = 0x3FC,
 	};
 	const uint32_t incompat_64bit = 0x80, ro_compat_metadata_csum = 0x400;
+	const uint32_t compat_has_journal = 0x4;
 	const uint32_t incompat_recover = 0x4, ro_compat_orphan_present = 0x10000;
 	const uint16_t state_valid = 0x1, state_error = 0x2, state_orphan = 0x4;
 
@@ -228,6 +242,15 @@ int home_ext4_super_parse(const unsigned char *sb, struct home_ext4_super *ret)
 	s.max_mount_count = max > 0 ? (uint32_t)max : 0;
 	s.last_check = le32(sb + S_LASTCHECK) | (uint64_t)sb[S_LASTCHECK_HI] << 32;
 	s.check_interval = le32(sb + S_CHECKINTERVAL);
+	/* Where things are, for prefetching only (home_ext4_gdt_end and the journal helpers check
+	 * them): not validated here. */
+	s.first_data_block = le32(sb + S_FIRST_DATA_BLOCK);
+	s.blocks_per_group = le32(sb + S_BLOCKS_PER_GROUP);
+	s.inodes_per_group = le32(sb + S_INODES_PER_GROUP);
+	s.inode_size = le32(sb + S_REV_LEVEL) == 0 ? 128 : le16(sb + S_INODE_SIZE);
+	s.desc_size = is64 ? le16(sb + S_DESC_SIZE) : 32;
+	s.journal_inum =
+	    (le32(sb + S_FEATURE_COMPAT) & compat_has_journal) ? le32(sb + S_JOURNAL_INUM) : 0;
 	if (s.blocks == 0 || s.inodes == 0 || s.free_blocks > s.blocks ||
 	    s.free_inodes > s.inodes || s.reserved_blocks > s.blocks)
 		return -EUCLEAN;
@@ -247,13 +270,73 @@ bool home_ext4_super_clean(const struct home_ext4_super *sb, int64_t now)
 	return true;
 }
 
+/* Blocks that hold metadata a mount reads lie inside the file system, past block 0. */
+static bool in_fs(const struct home_ext4_super *sb, uint64_t block)
+{
+	return block > 0 && block < sb->blocks;
+}
+
+uint64_t home_ext4_gdt_end(const struct home_ext4_super *sb)
+{
+	if (sb->block_size > 65536 || sb->blocks_per_group == 0 || sb->desc_size < 32 ||
+	    sb->desc_size > 1024 || sb->first_data_block > 1 || sb->blocks > (1ULL << 48))
+		return 0;
+	uint64_t groups =
+	    (sb->blocks - sb->first_data_block + sb->blocks_per_group - 1) / sb->blocks_per_group;
+	uint64_t gdt = (groups * sb->desc_size + sb->block_size - 1) / sb->block_size;
+	uint64_t end = sb->first_data_block + 1 + (gdt < 16 ? gdt : 16);
+	return end <= sb->blocks ? end : 0;
+}
+
+uint64_t home_ext4_journal_inode_block(const struct home_ext4_super *sb, const unsigned char *desc,
+				       uint32_t *ret_offset)
+{
+	if (!home_ext4_gdt_end(sb) || sb->journal_inum == 0 || sb->inodes_per_group == 0 ||
+	    sb->inode_size < 128 || sb->inode_size > sb->block_size ||
+	    (sb->journal_inum - 1) / sb->inodes_per_group != 0)
+		return 0;
+	uint64_t table = le32(desc + 0x8);
+	if (sb->desc_size >= 64)
+		table |= (uint64_t)le32(desc + 0x28) << 32;
+	uint64_t byte = (uint64_t)(sb->journal_inum - 1) * sb->inode_size;
+	if (!in_fs(sb, table))
+		return 0;
+	uint64_t block = table + byte / sb->block_size;
+	if (!in_fs(sb, block))
+		return 0;
+	*ret_offset = (uint32_t)(byte % sb->block_size);
+	return block;
+}
+
+uint64_t home_ext4_journal_start(const struct home_ext4_super *sb, const unsigned char *inode)
+{
+	const uint32_t extents_fl = 0x80000;
+	const unsigned char *iblock = inode + 0x28;
+	uint64_t start;
+	if (le32(inode + 0x20) & extents_fl) {
+		/* An extent header (magic, entries, max, depth) and, at depth 0, the extents
+		 * themselves; the journal's first one maps its block 0. */
+		if (le16(iblock) != 0xF30A || le16(iblock + 2) == 0 || le16(iblock + 6) != 0 ||
+		    le32(iblock + 12) != 0)
+			return 0;
+		start = (uint64_t)le16(iblock + 18) << 32 | le32(iblock + 20);
+	} else {
+		start = le32(iblock); /* the first direct block */
+	}
+	return in_fs(sb, start) ? start : 0;
+}
+
 int home_open_root_dir(int dirfd, const char *path, mode_t mode, bool create, bool mode_exact,
 		       int *ret_fd, sbx_error *err)
 {
-	if (create && mkdirat(dirfd, path, mode) < 0 && errno != EEXIST)
-		return sbx_error_errno(err, errno, "mkdir %s", path);
+	/* Opened first, made only when missing: every login after the first finds it. */
 	_cleanup_close_ int fd =
 	    openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && create) {
+		if (mkdirat(dirfd, path, mode) < 0 && errno != EEXIST)
+			return sbx_error_errno(err, errno, "mkdir %s", path);
+		fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
 	if (fd < 0)
 		return sbx_error_errno(err, errno, "open %s", path);
 	struct stat st;

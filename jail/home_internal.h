@@ -55,6 +55,10 @@ struct home_ext4_super {
 	bool orphans;	     /* an orphan list (s_last_orphan) or orphan file with entries */
 	uint32_t mount_count, max_mount_count; /* max 0: no count limit (-1 on disk) */
 	uint64_t last_check, check_interval;   /* seconds; interval 0: none */
+	/* Where the metadata a mount reads first lies (home_ext4_gdt_end and below). */
+	uint32_t first_data_block, blocks_per_group, inodes_per_group;
+	uint32_t inode_size, desc_size;
+	uint32_t journal_inum; /* 0: no journal in an inode */
 };
 #define HOME_EXT4_SUPER_OFFSET 1024
 #define HOME_EXT4_SUPER_SIZE 1024
@@ -66,6 +70,19 @@ int home_ext4_super_parse(const unsigned char *sb, struct home_ext4_super *ret);
  * Anything else, and the image goes through e2fsck as before. */
 bool home_ext4_super_clean(const struct home_ext4_super *sb, int64_t now);
 uint32_t home_crc32c(uint32_t crc, const void *data, size_t len);
+/* Mounting a clean image reads, one after another, the superblock and group descriptors, the
+ * inode table block with the journal's inode, and the journal's first block. These say where,
+ * for a prefetch; 0 where they cannot tell (odd geometry, a journal inode outside group 0, an
+ * extent tree deeper than the inode). Only hints: the kernel reads and checks everything
+ * itself.
+ * home_ext4_gdt_end: blocks 0 to the end of the group descriptors (at most 16 of them).
+ * home_ext4_journal_inode_block: from group 0's descriptor (its first 64 bytes); the inode's
+ * byte offset in that block goes to *ret_offset.
+ * home_ext4_journal_start: from the journal's inode (its first 128 bytes). */
+uint64_t home_ext4_gdt_end(const struct home_ext4_super *sb);
+uint64_t home_ext4_journal_inode_block(const struct home_ext4_super *sb, const unsigned char *desc,
+				       uint32_t *ret_offset);
+uint64_t home_ext4_journal_start(const struct home_ext4_super *sb, const unsigned char *inode);
 
 /* Utilities. */
 /* Opens (creating with mode if missing) a directory that must be a real directory owned by

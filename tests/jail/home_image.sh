@@ -236,6 +236,33 @@ assert_contains "an image not cleanly unmounted is checked, then mounted" "$OUT"
 assert_contains "and is clean again" "$(dumpe2fs -h "$IMG" 2>/dev/null)" \
 	"^Filesystem state: +clean$"
 
+# An image still in use is never mounted a second time: bound to a loop device by someone else,
+# or mounted by a crashed session whose mount a process in another mount namespace (a jail that
+# outlived its monitor) keeps alive. The attach waits briefly for the kernel to let go, then
+# refuses; once the image is free again, it mounts.
+wait_loops_gone || fail "loop device still there before the in-use test"
+LOOP=$(losetup -f --show "$IMG")
+OUT=$(tool -q 64M "$U" once 2>&1)
+assert_contains "an image bound to another loop device is refused" "$OUT" "still in use on $LOOP"
+assert_eq "and not mounted" "$(mounts_of_mp)" 0
+losetup -d "$LOOP"
+wait_loops_gone || fail "losetup -d left the loop device"
+hold G -q 64M -i 2000 || finish
+unshare --mount --propagation private -- /bin/sh -c 'echo ready; exec sleep 600' >"$W/keeper.out" &
+KEEPER=$!
+HOLDERS="$HOLDERS $KEEPER"
+for _ in $(seq 50); do grep -q ready "$W/keeper.out" && break; sleep 0.1; done
+kill -9 "$PID_G"
+wait "$PID_G" 2>/dev/null
+OUT=$(tool -q 64M "$U" once 2>&1)
+assert_contains "a crashed session's mount still alive elsewhere is not mounted twice" "$OUT" \
+	"home image of $U is still in use on /dev/loop"
+kill "$KEEPER"
+wait "$KEEPER" 2>/dev/null
+wait_loops_gone || fail "the loop device outlived the namespace that held it"
+OUT=$(tool -q 64M "$U" once 2>&1)
+assert_contains "once free, the image mounts again" "$OUT" "^detached"
+
 # A damaged image is refused and left exactly as it was (no repair, no reformat).
 wait_loops_gone || fail "loop device still there before the damage test"
 SUM_IMG=$(sha256sum <"$IMG")

@@ -107,6 +107,72 @@ static void make_super(unsigned char *sb, int csum)
 	}
 }
 
+/* Where a mount's first reads go, for the prefetch: the layout of a 200 MiB image as mkfs.ext4
+ * makes it (4 KiB blocks, 64-bit descriptors, journal inode 8 in group 0's table at block 30,
+ * journal at block 1286). */
+static void test_prefetch_locations(void **state)
+{
+	unsigned char sb[HOME_EXT4_SUPER_SIZE], desc[64] = {0}, inode[128] = {0};
+	struct home_ext4_super s;
+	uint32_t offset = 0;
+
+	make_super(sb, 0);
+	put32(sb + 0x4, 51200);	 /* blocks */
+	put32(sb + 0x20, 32768); /* blocks per group */
+	put32(sb + 0x28, 10000); /* inodes per group */
+	put32(sb + 0x4C, 1);	 /* revision 1: the inode size is in the superblock */
+	sb[0x58] = 0;		 /* 256-byte inodes */
+	sb[0x59] = 1;
+	put32(sb + 0x5C, 0x4);	/* has_journal */
+	put32(sb + 0x60, 0x80); /* 64bit */
+	put32(sb + 0xE0, 8);	/* journal inode */
+	sb[0xFE] = 64;		/* descriptor size */
+	assert_int_equal(home_ext4_super_parse(sb, &s), 0);
+	assert_int_equal(home_ext4_gdt_end(&s), 2); /* superblock and one descriptor block */
+
+	put32(desc + 0x8, 30); /* group 0's inode table */
+	assert_int_equal(home_ext4_journal_inode_block(&s, desc, &offset), 30);
+	assert_int_equal(offset, 7 * 256);
+
+	put32(inode + 0x20, 0x80000); /* extents */
+	inode[0x28] = 0x0A;	      /* extent header: magic, 1 entry, max 4, depth 0 */
+	inode[0x29] = 0xF3;
+	inode[0x2A] = 1;
+	inode[0x2C] = 4;
+	put32(inode + 0x28 + 20, 1286); /* the first extent starts the journal there */
+	assert_int_equal(home_ext4_journal_start(&s, inode), 1286);
+
+	/* Anything odd: no hint (the mount reads for itself). */
+	put32(inode + 0x28 + 20, 60000); /* beyond the file system */
+	assert_int_equal(home_ext4_journal_start(&s, inode), 0);
+	put32(inode + 0x28 + 20, 1286);
+	inode[0x2E] = 1; /* depth 1: the extents are in another block */
+	assert_int_equal(home_ext4_journal_start(&s, inode), 0);
+	inode[0x2E] = 0;
+	inode[0x28] = 0; /* no extent magic */
+	assert_int_equal(home_ext4_journal_start(&s, inode), 0);
+	put32(inode + 0x20, 0); /* a block-mapped journal: its first direct block */
+	put32(inode + 0x28, 1286);
+	assert_int_equal(home_ext4_journal_start(&s, inode), 1286);
+
+	put32(desc + 0x8, 0); /* no inode table */
+	assert_int_equal(home_ext4_journal_inode_block(&s, desc, &offset), 0);
+	put32(desc + 0x8, 30);
+	put32(desc + 0x28, 1); /* a table 2^32 blocks further: beyond the file system */
+	assert_int_equal(home_ext4_journal_inode_block(&s, desc, &offset), 0);
+	put32(desc + 0x28, 0);
+	s.journal_inum = 10001; /* not in group 0 */
+	assert_int_equal(home_ext4_journal_inode_block(&s, desc, &offset), 0);
+	s.journal_inum = 0; /* no journal inode */
+	assert_int_equal(home_ext4_journal_inode_block(&s, desc, &offset), 0);
+	s.blocks_per_group = 0;
+	assert_int_equal(home_ext4_gdt_end(&s), 0);
+
+	make_super(sb, 0); /* what the other tests use: no geometry at all, still parses */
+	assert_int_equal(home_ext4_super_parse(sb, &s), 0);
+	assert_int_equal(home_ext4_gdt_end(&s), 0);
+}
+
 static void test_superblock_parse(void **state)
 {
 	unsigned char sb[HOME_EXT4_SUPER_SIZE];
@@ -200,6 +266,7 @@ int main(void)
 	    cmocka_unit_test(test_crc32c_known_vector),
 	    cmocka_unit_test(test_superblock_parse),
 	    cmocka_unit_test(test_superblock_clean),
+	    cmocka_unit_test(test_prefetch_locations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
