@@ -121,6 +121,16 @@ const char *ctl_record_get(const struct ctl_record *r, const char *key)
 	return NULL;
 }
 
+bool ctl_record_u64(const struct ctl_record *r, const char *key, uint64_t *ret)
+{
+	const char *v = ctl_record_get(r, key);
+	char *end;
+	if (!v || *v < '0' || *v > '9')
+		return false;
+	*ret = strtoull(v, &end, 10);
+	return *end == '\0';
+}
+
 static enum ctl_control_result error_kind(const char *kind)
 {
 	if (strcmp(kind, "denied") == 0)

@@ -3,7 +3,9 @@
  * key=value (values %XX-encoded) and "END". See sshd-module/control.h for the protocol. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum ctl_control_result {
 	CTL_CONTROL_OK = 0,
@@ -32,13 +34,15 @@ enum ctl_control_result ctl_control_call(const char *request, struct ctl_answer 
 void ctl_answer_free(struct ctl_answer *a);
 /* The value of KEY in a record, or NULL. */
 const char *ctl_record_get(const struct ctl_record *r, const char *key);
+/* A decimal field of a record: false when missing or not a number (e.g. "max"). */
+bool ctl_record_u64(const struct ctl_record *r, const char *key, uint64_t *ret);
 /* CTL_EXIT_* for a result (denied → CTL_EXIT_DENIED, usage → CTL_EXIT_USAGE, else FAILURE). */
 int ctl_control_exit_status(enum ctl_control_result r);
 
 /* ctl_control_call for commands: the request is formatted, a failure is printed as one line
  * and returned as its CTL_EXIT_* status; 0 with the answer in *ret (free it) on success. */
 int ctl_control_request(struct ctl_answer *ret, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Prints one line per killed session and returns an exit status; a user without sessions is
  * fine ("no live session"). For lock --kill and kill --user. */

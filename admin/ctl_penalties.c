@@ -18,26 +18,6 @@
 
 #define CTL_PENALTIES_USAGE "Usage: sandboxctl penalties [--json] | penalties --clear BLOCK|all\n"
 
-static bool get_seconds(const struct ctl_record *r, uint64_t *ret)
-{
-	const char *v = ctl_record_get(r, "left");
-	char *end;
-	if (!v || *v < '0' || *v > '9')
-		return false;
-	*ret = strtoull(v, &end, 10);
-	return *end == '\0';
-}
-
-static void print_left(uint64_t s, char *buf, size_t size)
-{
-	if (s >= 3600)
-		snprintf(buf, size, "%" PRIu64 "h%02" PRIu64 "m", s / 3600, s % 3600 / 60);
-	else if (s >= 60)
-		snprintf(buf, size, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
-	else
-		snprintf(buf, size, "%" PRIu64 "s", s);
-}
-
 /* The daemon's own words, escaped: nothing it sends can move the admin's cursor. */
 static void field(const struct ctl_record *r, const char *key, char *buf, size_t size)
 {
@@ -57,8 +37,8 @@ static int print_table(const struct ctl_answer *a)
 		field(&a->records[i], "block", block, sizeof(block));
 		field(&a->records[i], "state", state, sizeof(state));
 		field(&a->records[i], "reason", reason, sizeof(reason));
-		if (get_seconds(&a->records[i], &s))
-			print_left(s, left, sizeof(left));
+		if (ctl_record_u64(&a->records[i], "left", &s))
+			ctl_format_duration(s, left, sizeof(left));
 		r = ctl_table_add(&t, (const char *const[]){block, state, reason, left});
 	}
 	if (r == 0) {
@@ -89,7 +69,7 @@ static void print_json(const struct ctl_answer *a)
 		       state && strcmp(state, "refused") == 0 ? "true" : "false");
 		ctl_json_string(stdout,
 				ctl_record_get(r, "reason") ? ctl_record_get(r, "reason") : "");
-		if (get_seconds(r, &s))
+		if (ctl_record_u64(r, "left", &s))
 			printf(",\"seconds_left\":%" PRIu64 "}", s);
 		else
 			fputs(",\"seconds_left\":null}", stdout);

@@ -14,21 +14,10 @@
 #include <string.h>
 #include <time.h>
 
-/* A decimal field of a record: false when missing or "max". */
-static bool get_u64(const struct ctl_record *r, const char *key, uint64_t *ret)
-{
-	const char *v = ctl_record_get(r, key);
-	char *end;
-	if (!v || !*v || *v < '0' || *v > '9')
-		return false;
-	*ret = strtoull(v, &end, 10);
-	return *end == '\0';
-}
-
 static void json_number(const struct ctl_record *r, const char *key)
 {
 	uint64_t v;
-	if (get_u64(r, key, &v))
+	if (ctl_record_u64(r, key, &v))
 		printf("%" PRIu64, v);
 	else
 		fputs("null", stdout);
@@ -88,16 +77,6 @@ static void human_bytes(uint64_t b, char *buf, size_t size)
 		snprintf(buf, size, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
 }
 
-static void human_duration(uint64_t s, char *buf, size_t size)
-{
-	if (s >= 3600)
-		snprintf(buf, size, "%" PRIu64 "h%02" PRIu64 "m", s / 3600, s % 3600 / 60);
-	else if (s >= 60)
-		snprintf(buf, size, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
-	else
-		snprintf(buf, size, "%" PRIu64 "s", s);
-}
-
 static int print_table(const struct ctl_answer *a)
 {
 	static const char *const header[] = {"ID",  "USER", "FROM", "STARTED", "LEFT",
@@ -109,20 +88,20 @@ static int print_table(const struct ctl_answer *a)
 		char started[32] = "?", left[32] = "-", mem[32] = "?", cpu[32] = "?",
 		     pids[48] = "?", running[256] = "", user[160] = "", from[160] = "";
 		uint64_t v, max;
-		if (get_u64(rec, "started", &v)) {
+		if (ctl_record_u64(rec, "started", &v)) {
 			time_t t0 = (time_t)v;
 			struct tm tm;
 			if (localtime_r(&t0, &tm))
 				strftime(started, sizeof(started), "%m-%d %H:%M", &tm);
 		}
-		if (get_u64(rec, "left", &v))
-			human_duration(v, left, sizeof(left));
-		if (get_u64(rec, "mem", &v))
+		if (ctl_record_u64(rec, "left", &v))
+			ctl_format_duration(v, left, sizeof(left));
+		if (ctl_record_u64(rec, "mem", &v))
 			human_bytes(v, mem, sizeof(mem));
-		if (get_u64(rec, "cpu_usec", &v))
+		if (ctl_record_u64(rec, "cpu_usec", &v))
 			snprintf(cpu, sizeof(cpu), "%.1fs", (double)v / 1e6);
-		if (get_u64(rec, "pids", &v)) {
-			if (get_u64(rec, "pids_max", &max))
+		if (ctl_record_u64(rec, "pids", &v)) {
+			if (ctl_record_u64(rec, "pids_max", &max))
 				snprintf(pids, sizeof(pids), "%" PRIu64 "/%" PRIu64, v, max);
 			else
 				snprintf(pids, sizeof(pids), "%" PRIu64, v);

@@ -66,6 +66,16 @@ int ctl_option_error(const char *command, int c, char *const argv[])
 			       opt, command, command[0] ? " " : "");
 }
 
+void ctl_format_duration(uint64_t s, char *buf, size_t size)
+{
+	if (s >= 3600)
+		snprintf(buf, size, "%" PRIu64 "h%02" PRIu64 "m", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(buf, size, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
+	else
+		snprintf(buf, size, "%" PRIu64 "s", s);
+}
+
 static bool in_admin_group(void)
 {
 	struct group *gr = getgrnam(CTL_ADMIN_GROUP);

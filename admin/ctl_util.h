@@ -5,6 +5,7 @@
 #include "common/policy.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 enum {
@@ -56,6 +57,9 @@ int ctl_table_init(struct ctl_table *t, size_t n_cols, const char *const *header
 int ctl_table_add(struct ctl_table *t, const char *const *row);
 void ctl_table_print(const struct ctl_table *t, FILE *out);
 void ctl_table_free(struct ctl_table *t);
+
+/* "45s", "3m05s" or "2h10m". */
+void ctl_format_duration(uint64_t seconds, char *buf, size_t size);
 
 /* Writes S as a JSON string (quotes included). */
 void ctl_json_string(FILE *out, const char *s);
