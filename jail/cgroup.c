@@ -202,48 +202,7 @@ int cg_write_u64(const char *dir, const char *file, uint64_t v, sbx_error *err)
 	return cg_write(dir, file, buf, err);
 }
 
-int cg_read(const char *dir, const char *file, char *buf, size_t size)
-{
-	char path[PATH_MAX];
-	if (join(path, sizeof(path), dir, file) < 0)
-		return -ENAMETOOLONG;
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	size_t off = 0;
-	while (off + 1 < size) {
-		ssize_t n = read(fd, buf + off, size - 1 - off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-	}
-	buf[off] = '\0';
-	return (int)off;
-}
-
-int cg_read_u64(const char *dir, const char *file, uint64_t *ret)
-{
-	char buf[64];
-	int r = cg_read(dir, file, buf, sizeof(buf));
-	if (r < 0)
-		return r;
-	return cgroup_parse_limit(buf, ret);
-}
-
-int cg_read_keyed(const char *dir, const char *file, const char *key, uint64_t *ret)
-{
-	char buf[4096];
-	int r = cg_read(dir, file, buf, sizeof(buf));
-	if (r < 0)
-		return r;
-	return cgroup_parse_keyed(buf, key, ret);
-}
-
+/* The whole of a small cgroup file (a descriptor kept open reads it again from offset 0). */
 static int pread_all(int fd, char *buf, size_t size)
 {
 	size_t off = 0;
@@ -262,21 +221,45 @@ static int pread_all(int fd, char *buf, size_t size)
 	return (int)off;
 }
 
+static int open_for_reading(const char *dir, const char *file)
+{
+	char path[PATH_MAX];
+	if (join(path, sizeof(path), dir, file) < 0)
+		return -ENAMETOOLONG;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int cg_read(const char *dir, const char *file, char *buf, size_t size)
+{
+	_cleanup_close_ int fd = open_for_reading(dir, file);
+	if (fd < 0)
+		return fd;
+	return pread_all(fd, buf, size);
+}
+
+int cg_read_u64(const char *dir, const char *file, uint64_t *ret)
+{
+	return cg_session_read_u64(NULL, dir, file, ret);
+}
+
+int cg_read_keyed(const char *dir, const char *file, const char *key, uint64_t *ret)
+{
+	return cg_session_read_keyed(NULL, dir, file, key, ret);
+}
+
 int cg_session_read(const struct cgroup_session *s, const char *dir, const char *file, char *buf,
 		    size_t size)
 {
-	struct cg_stat_fds *c = s->stat_fds;
+	struct cg_stat_fds *c = s ? s->stat_fds : NULL;
 	for (size_t i = 0; c && i < c->n; i++)
 		if (c->e[i].dir == dir && strcmp(c->e[i].file, file) == 0)
 			return pread_all(c->e[i].fd, buf, size);
 	if (!c || c->n == CG_STAT_FDS)
 		return cg_read(dir, file, buf, size);
-	char path[PATH_MAX];
-	if (join(path, sizeof(path), dir, file) < 0)
-		return -ENAMETOOLONG;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_for_reading(dir, file);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	c->e[c->n].dir = dir;
 	c->e[c->n].file = file;
 	c->e[c->n].fd = fd;

@@ -110,7 +110,8 @@ int cg_read(const char *dir, const char *file, char *buf, size_t size);
 int cg_read_u64(const char *dir, const char *file, uint64_t *ret);
 int cg_read_keyed(const char *dir, const char *file, const char *key, uint64_t *ret);
 bool cg_has(const char *dir, const char *file);
-/* cg_read, cg_read_u64, cg_read_keyed of a session's file through its kept descriptors. */
+/* cg_read, cg_read_u64, cg_read_keyed of a session's file through its kept descriptors
+ * (S NULL: opened for this read only). */
 int cg_session_read(const struct cgroup_session *s, const char *dir, const char *file, char *buf,
 		    size_t size);
 int cg_session_read_u64(const struct cgroup_session *s, const char *dir, const char *file,
