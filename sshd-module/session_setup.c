@@ -26,19 +26,30 @@ static unsigned long long now_us(void)
 	return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000;
 }
 
-/* Every signal blocked in the new thread: it inherits the mask in force at pthread_create. */
-static bool start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+/* FN(ARG) on a new thread with every signal blocked (it inherits the mask in force at
+ * pthread_create), or right here if no thread can be made. Returns whether it is threaded. */
+static bool run_aside(pthread_t *t, void *(*fn)(void *), void *arg)
 {
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	bool ok = pthread_create(t, NULL, fn, arg) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!ok)
+		fn(arg);
 	return ok;
 }
 
-static void setup_run(struct session_setup *s)
+static void join_aside(pthread_t t, bool *threaded)
 {
+	if (*threaded)
+		pthread_join(t, NULL);
+	*threaded = false;
+}
+
+static void *setup_thread(void *arg)
+{
+	struct session_setup *s = arg;
 	unsigned long long t0 = now_us();
 	s->r = s->registry_fd = session_registry_add(s->runtime_dir, &s->rec, &s->err);
 	unsigned long long t1 = now_us();
@@ -47,11 +58,6 @@ static void setup_run(struct session_setup *s)
 					     &s->cgroup, &s->err);
 	s->record_us = t1 - t0;
 	s->cgroup_us = now_us() - t1;
-}
-
-static void *setup_thread(void *arg)
-{
-	setup_run(arg);
 	return NULL;
 }
 
@@ -61,16 +67,12 @@ void session_setup_begin(struct session_setup *s)
 	s->cgroup = NULL;
 	s->r = 0;
 	memset(&s->err, 0, sizeof(s->err));
-	s->threaded = start_thread(&s->thread, setup_thread, s);
-	if (!s->threaded)
-		setup_run(s);
+	s->threaded = run_aside(&s->thread, setup_thread, s);
 }
 
 int session_setup_finish(struct session_setup *s, sbx_error *err)
 {
-	if (s->threaded)
-		pthread_join(s->thread, NULL);
-	s->threaded = false;
+	join_aside(s->thread, &s->threaded);
 	if (s->r < 0 && err)
 		*err = s->err;
 	return s->r < 0 ? s->r : 0;
@@ -90,16 +92,12 @@ void session_netns_begin(struct session_netns *n)
 	n->fd = -1;
 	n->r = 0;
 	memset(&n->err, 0, sizeof(n->err));
-	n->threaded = start_thread(&n->thread, netns_thread, n);
-	if (!n->threaded)
-		netns_thread(n);
+	n->threaded = run_aside(&n->thread, netns_thread, n);
 }
 
 int session_netns_finish(struct session_netns *n, sbx_error *err)
 {
-	if (n->threaded)
-		pthread_join(n->thread, NULL);
-	n->threaded = false;
+	join_aside(n->thread, &n->threaded);
 	if (n->r < 0) {
 		if (err)
 			*err = n->err;
