@@ -64,10 +64,12 @@ static const char *open_code_refusal(const char *p)
 	return NULL;
 }
 
+static PyObject *io_open; /* _io.open, for the life of the interpreter */
+
 static PyObject *open_code_hook(PyObject *path, void *userdata)
 {
 	struct runner_decision d = {.verdict = RUNNER_ALLOW};
-	PyObject *bytes = NULL, *io, *file;
+	PyObject *bytes = NULL;
 	const char *p;
 
 	if (!PyUnicode_FSConverter(path, &bytes))
@@ -82,12 +84,17 @@ static PyObject *open_code_hook(PyObject *path, void *userdata)
 		return NULL;
 	}
 	Py_DECREF(bytes);
-	io = PyImport_ImportModule("_io");
-	if (!io)
-		return NULL;
-	file = PyObject_CallMethod(io, "open", "Os", path, "rb");
-	Py_DECREF(io);
-	return file;
+	/* Every module file the importer reads comes here: _io.open is looked up once. */
+	if (!io_open) {
+		PyObject *io = PyImport_ImportModule("_io");
+		if (!io)
+			return NULL;
+		io_open = PyObject_GetAttrString(io, "open");
+		Py_DECREF(io);
+		if (!io_open)
+			return NULL;
+	}
+	return PyObject_CallFunction(io_open, "Os", path, "rb");
 }
 
 int runner_hook_install(void)
