@@ -26,6 +26,8 @@ SANDBOX_PYTHON=${SANDBOX_PYTHON:-$top_builddir/sandbox-python}
 SANDBOXCTL=${SANDBOXCTL:-$top_builddir/sandboxctl}
 SSHD=${SSHD:-/usr/sbin/sshd}
 PY=/usr/bin/python3.11
+# shellcheck source=tests/free_port.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../free_port.sh"
 # Every single ssh is bounded in time.
 SSH_TIMEOUT=${SSH_TIMEOUT:-60}
 
@@ -141,23 +143,6 @@ bench_user() { # NAME [PASSWORD]
 
 # ---- servers ----
 
-bench_free_port() {
-	"$PY" - <<'EOF'
-import random, socket
-for _ in range(200):
-    port = random.randint(20000, 60000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(port)
-    break
-EOF
-}
-
 bench_port_open() {
 	"$PY" -c 'import socket,sys
 s = socket.socket(); s.settimeout(1)
@@ -188,7 +173,7 @@ sbx_start() { # [KEYWORD VALUE]...
 			_sandboxd || bench_die "cannot create the privsep user _sandboxd"
 	[ -e "$PAM_FILE" ] || cp "$top_srcdir/data/pam/sandboxd" "$PAM_FILE" || bench_die "PAM service"
 	[ -e "$T/sbx_host_key" ] || ssh-keygen -q -t ed25519 -N '' -f "$T/sbx_host_key" >/dev/null
-	SBX_PORT=$(bench_free_port)
+	SBX_PORT=$(free_port)
 	# Every client comes from 127.0.0.1: per-source penalties would measure the bench, not us.
 	conf=([ListenAddress]=127.0.0.1 [Port]=$SBX_PORT [HostKey]=$T/sbx_host_key
 		[PidFile]=$T/sandboxd.pid [PamService]=$PAM_SERVICE [PrivsepUser]=_sandboxd
@@ -262,7 +247,7 @@ sshd_start() { # stock|tuned
 		mkdir -m 0755 /run/sshd && BENCH_MADE_RUN_SSHD=1
 	fi
 	[ -e "$T/sshd_host_key" ] || ssh-keygen -q -t ed25519 -N '' -f "$T/sshd_host_key" >/dev/null
-	port=$(bench_free_port)
+	port=$(free_port)
 	{
 		cat <<EOF
 ListenAddress 127.0.0.1

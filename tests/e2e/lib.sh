@@ -22,6 +22,8 @@ top_builddir=${top_builddir:-$top_srcdir}
 SANDBOXD=${SANDBOXD:-$top_builddir/sandboxd}
 SANDBOX_PYTHON=${SANDBOX_PYTHON:-$top_builddir/sandbox-python}
 PY=/usr/bin/python3.11
+# shellcheck source=tests/free_port.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../free_port.sh"
 E2E_NAME=$(basename "$0" .sh)
 E2E_LOGLEVEL=${E2E_LOGLEVEL:-DEBUG}
 # Every remote command is bounded so that a hung server fails the test instead of the CI job.
@@ -304,23 +306,6 @@ make_user_key() {
 }
 
 # ---- the server ----
-
-free_port() {
-	"$PY" - <<'EOF'
-import random, socket
-for _ in range(200):
-    port = random.randint(20000, 60000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(port)
-    break
-EOF
-}
 
 # Writes $CONF with the harness's base keywords, then "KEYWORD VALUE" pairs from the arguments
 # (a keyword given here replaces the base one). Every test connects from 127.0.0.1, and many
