@@ -45,12 +45,7 @@ ssh_pw "${users[0]}" "${pws[0]}" 'python3 -c "print(6*7)"'
 assert_eq "$OUT" 42 "a login after the burst still works"
 
 # Connection processes are gone once their clients are (the listener stays).
-left=""
-for ((i = 0; i < 50; i++)); do
-	left=$(pgrep -P "$SERVER_PID" | tr '\n' ' ')
-	[ -z "$left" ] && break
-	sleep 0.1
-done
+left=$(server_children_left)
 assert_eq "$left" "" "no connection process of the listener outlives its client"
 
 e2e_done

@@ -213,12 +213,7 @@ assert_eq "$1" "$((215 + 2 + cut_early + refused))" "the trail accounts for ever
 student_login "after the floods"
 "$SANDBOXCTL" --config "$CONF" penalties >"$T/pen.out" 2>&1
 assert_match "$(cat "$T/pen.out")" "refused +grace-exceeded" "sandboxctl penalties lists the grace-exceeded sources"
-left=""
-for ((i = 0; i < 50; i++)); do
-	left=$(pgrep -P "$SERVER_PID" | tr '\n' ' ')
-	[ -z "$left" ] && break
-	sleep 0.1
-done
+left=$(server_children_left)
 assert_eq "$left" "" "no connection process of the floods is left"
 
 echo "# flood.sh ran for $(($(date +%s) - T_START)) s"

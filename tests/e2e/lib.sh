@@ -265,6 +265,17 @@ e2e_sanitizer_check() {
 }
 
 # Ends a test: leftover checks, a summary line, exit 1 if anything failed.
+# Waits up to 5 s for the listener to have no child left; prints the pids still there.
+server_children_left() {
+	local i left=""
+	for ((i = 0; i < 50; i++)); do
+		left=$(pgrep -P "$SERVER_PID" | tr '\n' ' ')
+		[ -z "$left" ] && break
+		sleep 0.1
+	done
+	printf '%s' "$left"
+}
+
 e2e_done() {
 	stop_server
 	assert_no_leftovers
