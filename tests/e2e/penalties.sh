@@ -246,6 +246,9 @@ assert_eq "$(ps -o user= -p "$net" 2>/dev/null | tr -d ' ')" "_sandboxd" "the he
 kill -SEGV "$net"
 wait "$HOLD_PID" 2>/dev/null
 assert_match "$(cat "$T/hold.127.0.4.9")" "EOF|CLOSED" "the client of the crashed network child is disconnected"
+# The client sees EOF when the network child dies; the penalty comes when the listener reaps
+# the monitor, which in a sanitizer build first checks for leaks.
+wait_reaped
 right 127.0.4.10
 assert_refused_fast "a crash of the network child (SIGSEGV): its /24 is refused"
 assert_match "$(cat "$T/server.log")" "network child killed by signal 11 before authentication" \
@@ -257,6 +260,7 @@ hold 127.0.5.9
 mon=$(monitor_of 127.0.5.9)
 kill -SEGV "$mon"
 wait "$HOLD_PID" 2>/dev/null
+wait_reaped
 right 127.0.5.9
 assert_refused_fast "a crash of the monitor itself (SIGSEGV): its /24 is refused"
 assert_eq "$(audit_count 'r["event"] == "source-penalised" and r["SANDBOX_BLOCK"] == "127.0.5.0/24" and r["SANDBOX_REASON"] == "crash"')" 1 \
