@@ -417,9 +417,7 @@ void net_channel_handle_event(struct net_child *net, struct wire_msg *msg)
 		for (size_t i = 0; i < NET_MAX_CHANNELS; i++)
 			if (net->channels[i].used && net->channels[i].spawned)
 				channel_stderr_line(&net->channels[i], reason);
-		if (reason)
-			ssh_session_set_disconnect_message(net->session, reason);
-		net->done = true;
+		net_hang_up(net, reason);
 		return;
 	}
 	if (wire_get_u32(msg, &id) < 0)

@@ -151,17 +151,30 @@ static void net_show_banner(struct net_child *net, const char *text)
 	}
 }
 
-/* MaxAuthTries: the client hears the disconnect instead of one more "try again", as from
- * sshd. */
-static void net_disconnect_now(struct net_child *net)
+void net_hang_up(struct net_child *net, const char *reason)
 {
-	ssh_session_set_disconnect_message(net->session, "Too many authentication failures");
-	ssh_disconnect(net->session);
+	if (reason && *reason)
+		ssh_session_set_disconnect_message(net->session, reason);
+	net->hanging_up = true;
 	net->done = true;
 }
 
+/* The answer to an authentication request. A connection being hung up gets none: a client
+ * answers a failure with its next attempt (a new password prompt), and should hear the
+ * disconnect and its reason instead, as from sshd. */
+static void net_auth_reply(struct net_child *net, ssh_message msg, int result)
+{
+	if (net->hanging_up)
+		return;
+	if (result == SSH_AUTH_SUCCESS)
+		ssh_message_auth_reply_success(msg, 0);
+	else
+		ssh_message_reply_default(msg);
+}
+
 /* After a successful authentication the monitor opens the PAM session; only then does the
- * client hear "success". */
+ * client hear "success". A refusal (locked, too many sessions, a full host) hangs up with
+ * the monitor's words. */
 static int net_open_session(struct net_child *net)
 {
 	static struct wire_msg req, ans;
@@ -172,8 +185,7 @@ static int net_open_session(struct net_child *net)
 	if (wire_get_u32(&ans, &result) < 0 || wire_get_str(&ans, &message) < 0)
 		net_fatal("bad session answer");
 	if (result != 0) {
-		net_show_banner(net, message);
-		net->done = true;
+		net_hang_up(net, message && *message ? message : "sandbox: login refused");
 		return SSH_AUTH_DENIED;
 	}
 	net->authenticated = true;
@@ -181,8 +193,8 @@ static int net_open_session(struct net_child *net)
 	return SSH_AUTH_SUCCESS;
 }
 
-/* Reads WIRE_ANS_AUTH: result, message, disconnect. */
-static int net_auth_result(struct net_child *net, struct wire_msg *ans, bool show_message)
+/* Reads WIRE_ANS_AUTH: result, message, disconnect (MaxAuthTries). */
+static int net_auth_result(struct net_child *net, struct wire_msg *ans)
 {
 	uint32_t result = 1, disconnect = 0;
 	_cleanup_free_ char *message = NULL;
@@ -191,27 +203,49 @@ static int net_auth_result(struct net_child *net, struct wire_msg *ans, bool sho
 		net_fatal("bad authentication answer");
 	if (result == 0)
 		return net_open_session(net);
-	if (show_message)
-		net_show_banner(net, message);
+	/* Only account refusals carry a message (PAM's own words); a wrong password and an
+	 * unknown user carry none, so they look the same. */
+	net_show_banner(net, message);
 	if (disconnect)
-		net_disconnect_now(net);
+		net_hang_up(net, "Too many authentication failures");
 	return SSH_AUTH_DENIED;
 }
 
-static int net_auth_password(ssh_session session, const char *user, const char *password,
-			     void *userdata)
+/* libssh 0.10 marks these accessors deprecated in favour of its server callbacks, whose
+ * answer to a request cannot be withheld (net_auth_reply); 0.11 still has them. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static const char *net_msg_password(ssh_message msg)
 {
-	struct net_child *net = userdata;
+	return ssh_message_auth_password(msg);
+}
+
+static ssh_key net_msg_pubkey(ssh_message msg)
+{
+	return ssh_message_auth_pubkey(msg);
+}
+
+static enum ssh_publickey_state_e net_msg_pubkey_state(ssh_message msg)
+{
+	return ssh_message_auth_publickey_state(msg);
+}
+#pragma GCC diagnostic pop
+
+static void net_auth_password(struct net_child *net, ssh_message msg)
+{
 	net_cancel_kbdint(net);
+	const char *user = ssh_message_auth_user(msg);
+	const char *password = net_msg_password(msg);
 	static struct wire_msg req, ans;
 	wire_init(&req, WIRE_REQ_AUTH_PASSWORD);
-	if (wire_put_str(&req, user) < 0 || wire_put_str(&req, password) < 0)
-		return SSH_AUTH_DENIED;
+	if (!user || !password || wire_put_str(&req, user) < 0 ||
+	    wire_put_str(&req, password) < 0) {
+		net_auth_reply(net, msg, SSH_AUTH_DENIED);
+		return;
+	}
 	net_monitor_call(net, &req, WIRE_ANS_AUTH, &ans);
 	explicit_bzero(req.buf, req.len);
-	/* Only account refusals carry a message (PAM's own words); a wrong password and an
-	 * unknown user carry none, so they look the same. */
-	return net_auth_result(net, &ans, true);
+	net_auth_reply(net, msg, net_auth_result(net, &ans));
 }
 
 static int net_auth_none(ssh_session session, const char *user, void *userdata)
@@ -219,34 +253,46 @@ static int net_auth_none(ssh_session session, const char *user, void *userdata)
 	return SSH_AUTH_DENIED;
 }
 
-static int net_auth_pubkey(ssh_session session, const char *user, struct ssh_key_struct *pubkey,
-			   char signature_state, void *userdata)
+/* A public key: a probe ("would this key do?") is answered PK_OK or failure; a signed
+ * request (signature checked by libssh) logs in. */
+static void net_auth_pubkey(struct net_child *net, ssh_message msg)
 {
-	struct net_child *net = userdata;
 	net_cancel_kbdint(net);
-	if (signature_state != SSH_PUBLICKEY_STATE_NONE &&
-	    signature_state != SSH_PUBLICKEY_STATE_VALID)
-		return SSH_AUTH_DENIED;
+	const char *user = ssh_message_auth_user(msg);
+	ssh_key pubkey = net_msg_pubkey(msg);
+	enum ssh_publickey_state_e state = net_msg_pubkey_state(msg);
+	if (!user || !pubkey ||
+	    (state != SSH_PUBLICKEY_STATE_NONE && state != SSH_PUBLICKEY_STATE_VALID)) {
+		net_auth_reply(net, msg, SSH_AUTH_DENIED);
+		return;
+	}
 	const char *type = ssh_key_type_to_char(ssh_key_type(pubkey));
 	_cleanup_free_ char *blob = NULL;
-	if (!type || ssh_pki_export_pubkey_base64(pubkey, &blob) != SSH_OK)
-		return SSH_AUTH_DENIED;
 	static struct wire_msg req, ans;
-	bool probe = signature_state == SSH_PUBLICKEY_STATE_NONE;
+	bool probe = state == SSH_PUBLICKEY_STATE_NONE;
 	wire_init(&req, probe ? WIRE_REQ_PUBKEY_CHECK : WIRE_REQ_AUTH_PUBKEY);
-	if (wire_put_str(&req, user) < 0 || wire_put_str(&req, type) < 0 ||
-	    wire_put_str(&req, blob) < 0)
-		return SSH_AUTH_DENIED;
+	if (!type || ssh_pki_export_pubkey_base64(pubkey, &blob) != SSH_OK ||
+	    wire_put_str(&req, user) < 0 || wire_put_str(&req, type) < 0 ||
+	    wire_put_str(&req, blob) < 0) {
+		net_auth_reply(net, msg, SSH_AUTH_DENIED);
+		return;
+	}
 	net_monitor_call(net, &req, probe ? WIRE_ANS_PUBKEY : WIRE_ANS_AUTH, &ans);
-	if (!probe)
-		return net_auth_result(net, &ans, true);
+	if (!probe) {
+		net_auth_reply(net, msg, net_auth_result(net, &ans));
+		return;
+	}
 	uint32_t result = 1, disconnect = 0;
 	if (wire_get_u32(&ans, &result) < 0 || wire_get_u32(&ans, &disconnect) < 0)
 		net_fatal("bad public key answer");
 	if (disconnect)
-		net_disconnect_now(net);
-	/* SSH_AUTH_SUCCESS to a probe makes libssh answer PK_OK, not log the user in. */
-	return result == 0 ? SSH_AUTH_SUCCESS : SSH_AUTH_DENIED;
+		net_hang_up(net, "Too many authentication failures");
+	if (net->hanging_up)
+		return;
+	if (result == 0)
+		ssh_message_auth_reply_pk_ok_simple(msg);
+	else
+		ssh_message_reply_default(msg);
 }
 
 /* The monitor answered a kbdint step: more prompts, or the outcome. */
@@ -275,11 +321,7 @@ static void net_kbdint_answer(struct net_child *net, ssh_message msg, struct wir
 		return;
 	}
 	net->kbdint_pending = false;
-	int r = net_auth_result(net, ans, true);
-	if (r == SSH_AUTH_SUCCESS)
-		ssh_message_auth_reply_success(msg, 0);
-	else
-		ssh_message_reply_default(msg);
+	net_auth_reply(net, msg, net_auth_result(net, ans));
 }
 
 static int net_read_kbdint_answer(struct net_child *net, struct wire_msg *ans)
@@ -293,12 +335,9 @@ static int net_read_kbdint_answer(struct net_child *net, struct wire_msg *ans)
 	}
 }
 
-static int net_on_message(ssh_session session, ssh_message msg, void *userdata)
+/* Returns 1 to have libssh refuse the request, 0 when answered here. */
+static int net_auth_kbdint(struct net_child *net, ssh_message msg)
 {
-	struct net_child *net = userdata;
-	if (ssh_message_type(msg) != SSH_REQUEST_AUTH ||
-	    ssh_message_subtype(msg) != SSH_AUTH_METHOD_INTERACTIVE)
-		return 1; /* libssh refuses it: forwarding, agent, X11, unknown requests */
 	if (!net->cfg->kbd_interactive_authentication)
 		return 1;
 	static struct wire_msg req, ans;
@@ -309,11 +348,11 @@ static int net_on_message(ssh_session session, ssh_message msg, void *userdata)
 	} else {
 		if (!net->kbdint_pending)
 			return 1;
-		int n = ssh_userauth_kbdint_getnanswers(session);
+		int n = ssh_userauth_kbdint_getnanswers(net->session);
 		wire_init(&req, WIRE_REQ_KBDINT_RESPONSE);
 		wire_put_u32(&req, n < 0 ? UINT32_MAX : (uint32_t)n);
 		for (int i = 0; i < n; i++) {
-			const char *a = ssh_userauth_kbdint_getanswer(session, (unsigned)i);
+			const char *a = ssh_userauth_kbdint_getanswer(net->session, (unsigned)i);
 			if (wire_put_str(&req, a ? a : "") < 0)
 				net_fatal("answer too long");
 		}
@@ -324,6 +363,30 @@ static int net_on_message(ssh_session session, ssh_message msg, void *userdata)
 	net_read_kbdint_answer(net, &ans);
 	net_kbdint_answer(net, msg, &ans);
 	return 0;
+}
+
+/* Authentication requests are answered here rather than through libssh's server callbacks,
+ * whose answer cannot be withheld (see net_auth_reply). Everything else (forwarding, agent,
+ * X11, unknown requests) libssh refuses. */
+static int net_on_message(ssh_session session, ssh_message msg, void *userdata)
+{
+	struct net_child *net = userdata;
+	if (net->hanging_up)
+		return 0; /* what a client sends after the refusal goes unanswered */
+	if (ssh_message_type(msg) != SSH_REQUEST_AUTH)
+		return 1;
+	switch (ssh_message_subtype(msg)) {
+	case SSH_AUTH_METHOD_PASSWORD:
+		net_auth_password(net, msg);
+		return 0;
+	case SSH_AUTH_METHOD_PUBLICKEY:
+		net_auth_pubkey(net, msg);
+		return 0;
+	case SSH_AUTH_METHOD_INTERACTIVE:
+		return net_auth_kbdint(net, msg);
+	default:
+		return 1;
+	}
 }
 
 static int net_auth_methods(const struct sbx_config *cfg)
@@ -360,8 +423,8 @@ static void net_report_activity(struct net_child *net)
 static void net_loop(struct net_child *net)
 {
 	int ssh_fd = ssh_get_fd(net->session);
-	int timeout_ms = net->cfg->client_alive_interval ? (int)net->cfg->client_alive_interval * 1000
-							 : -1;
+	int timeout_ms =
+	    net->cfg->client_alive_interval ? (int)net->cfg->client_alive_interval * 1000 : -1;
 	while (!net->done) {
 		/* libssh may hold bytes it already read (after the key exchange, or while a
 		 * blocking write waited for window): handle them before sleeping on the socket. */
@@ -409,6 +472,25 @@ static void net_loop(struct net_child *net)
 	}
 }
 
+/* libssh writes a packet at once only if its last poll found the socket writable and nothing
+ * was written since; otherwise the packet waits for the next poll, and ssh_disconnect closes
+ * the socket right after queueing its DISCONNECT. So what is queued goes out first, the socket
+ * is polled writable once more, and then the client hears the disconnect and its reason. A
+ * client that reads nothing holds this for at most a few seconds. */
+#define NET_CLOSE_FLUSH_MS 1000
+
+static void net_close(struct net_child *net)
+{
+	if (ssh_is_connected(net->session)) {
+		ssh_blocking_flush(net->session, NET_CLOSE_FLUSH_MS);
+		for (int i = 0; i < 3 && (ssh_get_poll_flags(net->session) & SSH_WRITE_PENDING);
+		     i++)
+			if (ssh_event_dopoll(net->event, NET_CLOSE_FLUSH_MS) != SSH_OK)
+				break;
+	}
+	ssh_disconnect(net->session);
+}
+
 void net_child_run(const struct sbx_config *cfg, const struct hostkeys *keys, int sock, int mon)
 {
 	sigset_t none;
@@ -447,11 +529,9 @@ void net_child_run(const struct sbx_config *cfg, const struct hostkeys *keys, in
 	net.session = session;
 	ssh_set_auth_methods(session, net_auth_methods(cfg));
 	net.server_cb = (struct ssh_server_callbacks_struct){
-		.userdata = &net,
-		.auth_password_function = net_auth_password,
-		.auth_none_function = net_auth_none,
-		.auth_pubkey_function = net_auth_pubkey,
-		.channel_open_request_session_function = net_channel_open,
+	    .userdata = &net,
+	    .auth_none_function = net_auth_none,
+	    .channel_open_request_session_function = net_channel_open,
 	};
 	ssh_callbacks_init(&net.server_cb);
 	ssh_set_server_callbacks(session, &net.server_cb);
@@ -465,6 +545,6 @@ void net_child_run(const struct sbx_config *cfg, const struct hostkeys *keys, in
 	if (!net.event || ssh_event_add_session(net.event, session) != SSH_OK)
 		net_fatal("cannot set up the event loop");
 	net_loop(&net);
-	ssh_disconnect(session);
+	net_close(&net);
 	_exit(0);
 }

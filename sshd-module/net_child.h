@@ -61,11 +61,10 @@ struct net_child {
 	bool authenticated;
 	bool session_open;
 	bool kbdint_pending; /* a PAM conversation waits in the monitor */
-	char *kbdint_info;   /* text to show before a kbdint failure */
 	bool done;
-	unsigned auth_attempts;
+	bool hanging_up; /* requests go unanswered; the client hears the disconnect's reason */
 	uint32_t next_channel_id;
-	bool activity;             /* channel bytes moved since the last report to the monitor */
+	bool activity; /* channel bytes moved since the last report to the monitor */
 	time_t activity_reported;
 	struct net_channel channels[NET_MAX_CHANNELS];
 	struct ssh_server_callbacks_struct server_cb;
@@ -74,6 +73,10 @@ struct net_child {
 /* Never returns. sock is the client connection, mon the monitor socket. */
 __attribute__((noreturn)) void net_child_run(const struct sbx_config *cfg,
 					     const struct hostkeys *keys, int sock, int mon);
+
+/* Ends the connection once the loop is back: the client hears REASON (NULL: libssh's) as the
+ * disconnect's reason, and no further request is answered. */
+void net_hang_up(struct net_child *net, const char *reason);
 
 /* net_channel.c */
 ssh_channel net_channel_open(ssh_session session, void *userdata);

@@ -26,6 +26,7 @@ CG=/sys/fs/cgroup
 install -m 0755 "$SANDBOXCTL" "$T/sandboxctl"
 
 make_user
+make_user_key
 G="sbxe2e_g$(rand_alnum 6)"
 groupadd "$G" || die "groupadd $G"
 usermod -aG "$G" "$U" || die "usermod -aG $G $U"
@@ -234,10 +235,20 @@ if kill -0 "$BG2" 2>/dev/null; then
 else
 	ok "lock --kill ended the ssh client"
 fi
-# The refusal comes as an SSH banner, which the client shows from LogLevel INFO on.
-ssh_pw "$U" "$PW" -o LogLevel=INFO -- 'python3 -c "print(6 * 7)"'
-assert_ne "$RC" 0 "a locked user cannot log in"
-assert_contains "$ERR" "locked" "a locked user is told why"
+# The refusal is the reason of the server's disconnect, shown even at LogLevel ERROR (the
+# harness's), by every method; the client is not asked for its password again (the askpass
+# program would answer as often as asked).
+LOCKED="sandbox: your account is locked by the course administrators; please contact them"
+ssh_askpass "$U" "$PW" -o PreferredAuthentications=password -- 'python3 -c "print(6 * 7)"'
+assert_eq "$RC" 255 "a locked user cannot log in (password)"
+assert_contains "$ERR" "$LOCKED" "a locked user is told why (password)"
+assert_eq "$PROMPTS" 1 "a locked user is asked for the password once"
+ssh_kbd "$U" "$PW" 'python3 -c "print(6 * 7)"'
+assert_eq "$RC" 255 "a locked user cannot log in (keyboard-interactive)"
+assert_contains "$ERR" "$LOCKED" "a locked user is told why (keyboard-interactive)"
+ssh_key "$U" "$KEY" 'python3 -c "print(6 * 7)"'
+assert_eq "$RC" 255 "a locked user cannot log in (public key)"
+assert_contains "$ERR" "$LOCKED" "a locked user is told why (public key)"
 ctl unlock "$U"
 ssh_pw "$U" "$PW" 'python3 -c "print(6 * 7)"'
 assert_eq "$OUT" 42 "unlocked: login works again"
