@@ -291,6 +291,11 @@ cp "$(command -v sleep)" "$T/sandboxd"
 "$T/sandboxd" 60 &
 fake=$!
 track_bg "$fake"
+# Until the forked shell has exec'd it, the pid's name is bash (seen under load).
+for ((i = 0; i < 100; i++)); do
+	[ "$(cat "/proc/$fake/comm" 2>/dev/null)" = sandboxd ] && break
+	sleep 0.05
+done
 echo "$fake" >"$T/sandboxd.pid"
 "$T/sandboxctl" --policy-dir "$P" --config "$T/sandboxd.conf" status >"$T/out" 2>&1
 assert_match "$(cat "$T/out")" "^daemon: +running \(pid $fake\)\$" "status: a running daemon"
