@@ -151,6 +151,9 @@ static void net_show_banner(struct net_child *net, const char *text)
 	}
 }
 
+/* MaxAuthTries reached: sshd's words. */
+#define NET_MAX_AUTH_TRIES_REASON "Too many authentication failures"
+
 void net_hang_up(struct net_child *net, const char *reason)
 {
 	if (reason && *reason)
@@ -207,7 +210,7 @@ static int net_auth_result(struct net_child *net, struct wire_msg *ans)
 	 * unknown user carry none, so they look the same. */
 	net_show_banner(net, message);
 	if (disconnect)
-		net_hang_up(net, "Too many authentication failures");
+		net_hang_up(net, NET_MAX_AUTH_TRIES_REASON);
 	return SSH_AUTH_DENIED;
 }
 
@@ -286,13 +289,11 @@ static void net_auth_pubkey(struct net_child *net, ssh_message msg)
 	if (wire_get_u32(&ans, &result) < 0 || wire_get_u32(&ans, &disconnect) < 0)
 		net_fatal("bad public key answer");
 	if (disconnect)
-		net_hang_up(net, "Too many authentication failures");
-	if (net->hanging_up)
-		return;
-	if (result == 0)
+		net_hang_up(net, NET_MAX_AUTH_TRIES_REASON);
+	if (result == 0 && !net->hanging_up)
 		ssh_message_auth_reply_pk_ok_simple(msg);
 	else
-		ssh_message_reply_default(msg);
+		net_auth_reply(net, msg, SSH_AUTH_DENIED);
 }
 
 /* The monitor answered a kbdint step: more prompts, or the outcome. */
